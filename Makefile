@@ -1,0 +1,68 @@
+# The two commands a new user runs: `make dev` and `make test`. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+# Lambda runs Python 3.12 and pgserver ships wheels up to 3.12: prefer 3.12, else 3.11.
+PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) python3.11 $$(ls -d $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null) python3; do \
+	if "$$p" -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12)' >/dev/null 2>&1; then echo "$$p"; break; fi; done)
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help dev test lint format typecheck unit sam-validate sam-build openapi bench clean
+
+help:
+	@echo "make dev    install what is needed, then serve the API on http://127.0.0.1:3000"
+	@echo "make test   install what is needed, then run lint, types, the whole suite, sam validate and sam build"
+	@echo "make bench  run the benchmarks in bench/"
+
+$(VENV)/.installed: pyproject.toml layers/core/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is required"; exit 1; }
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade "pip>=25.1"
+	@$(PY) -m pip install -q -r layers/core/requirements.txt --group dev
+	@touch $@
+
+$(SAM_VENV)/.installed: pyproject.toml
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install -q --upgrade "pip>=25.1"
+	@$(SAM_VENV)/bin/python -m pip install -q --group sam
+	@touch $@
+
+dev: $(VENV)/.installed
+	$(PY) -m local
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest
+
+# sam build runs pip for the python3.12 runtime: the project venv provides python3.12.
+sam-validate: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --parallel --cached
+
+test: lint typecheck unit sam-validate sam-build
+
+openapi: $(VENV)/.installed
+	$(PY) -m local.openapi --write
+
+bench: $(VENV)/.installed
+	$(PY) bench/cold_start.py
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .mypy_cache .ruff_cache .hypothesis

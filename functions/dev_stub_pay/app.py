@@ -1,0 +1,38 @@
+"""POST /api/dev/stub/pay/{payment_hash}: development only, pays one of our invoices."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel
+
+from timmy.api import install_error_handlers, make_handler
+from timmy.errors import NotFound
+from timmy.lightning.dev_payer import pay_own_invoice
+from timmy.settings import core
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class StubPayResult(BaseModel):
+    payment_hash: str
+    paid: bool
+    outcome: str
+
+
+@app.post(
+    "/api/dev/stub/pay/<payment_hash>",
+    summary="Pay an invoice (development mode only)",
+    tags=["development"],
+)
+def stub_pay(payment_hash: str) -> StubPayResult:
+    if not core().dev_mode:
+        # Deployed without dev mode the route does not exist at all; this guards a stray one.
+        raise NotFound("No such route.", code="route_not_found")
+    result = pay_own_invoice(payment_hash)
+    return StubPayResult(
+        payment_hash=payment_hash.lower(), paid=result.paid, outcome=result.outcome
+    )
+
+
+handler = make_handler(app)

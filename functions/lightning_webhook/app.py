@@ -1,0 +1,32 @@
+"""POST /api/webhooks/lightning: the Lightning backend's payment webhook (a hint only)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel
+
+from timmy.api import install_error_handlers, make_handler
+from timmy.errors import BadRequest
+from timmy.lightning.lnbits import parse_webhook_body
+from timmy.payments import confirm_payment
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class WebhookAck(BaseModel):
+    received: bool
+    paid: bool
+
+
+@app.post("/api/webhooks/lightning", summary="Lightning payment webhook", tags=["lightning"])
+def lightning_webhook() -> WebhookAck:
+    payment_hash = parse_webhook_body(app.current_event.decoded_body or "")
+    if payment_hash is None:
+        raise BadRequest("The webhook body names no payment hash.", code="invalid_webhook")
+    # The body is never trusted: confirm_payment asks the backend whether it is paid.
+    result = confirm_payment(payment_hash)
+    return WebhookAck(received=True, paid=result.paid)
+
+
+handler = make_handler(app)

@@ -1,0 +1,145 @@
+"""What every AI provider offers, the errors it raises, and shared HTTP plumbing.
+
+Error split (it decides whether a workflow step is retried):
+
+* :class:`RetryableAIError` (503 ``ai_unavailable``): timeouts, connection failures, HTTP 408,
+  429 and 5xx (Anthropic's 529 "overloaded" included). Trying again later may succeed.
+* :class:`PermanentAIError` (502 ``ai_failed``): any other 4xx (bad key, bad request, unknown
+  model) and a 2xx whose body is not the expected shape. Trying again will not help.
+
+Messages name the provider, the HTTP status and the upstream error *type* only: upstream
+messages can echo parts of a credential, so they are never copied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol
+
+from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_TIMEOUT_SECONDS: Final = 60.0
+_CONNECT_TIMEOUT_SECONDS: Final = 5.0
+_SAFE_ERROR_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class RetryableAIError(UpstreamUnavailable):
+    code = "ai_unavailable"
+
+
+class PermanentAIError(UpstreamBadGateway):
+    code = "ai_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AIResult:
+    """A completion and its token usage.
+
+    ``model`` is the model name the provider was configured with, which is the price-table key;
+    upstreams may report a dated snapshot name instead, which would not be priced.
+    """
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+
+
+class AIProvider(Protocol):
+    mode: str
+    model: str
+
+    def complete(self, system: str, prompt: str, max_tokens: int) -> AIResult:
+        """One completion. Raises :class:`RetryableAIError` or :class:`PermanentAIError`."""
+        ...
+
+
+def require_max_tokens(max_tokens: int) -> None:
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError("max_tokens must be a positive integer")
+
+
+def token_count(value: object, provider: str, field: str) -> int:
+    """A usage count from a response body; anything but a non-negative int is malformed."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PermanentAIError(f"{provider} response has no valid {field}")
+    return value
+
+
+def new_http_client() -> httpx.Client:
+    """A client for providers that were not handed one (created on first use, not import)."""
+    import httpx
+
+    return httpx.Client(headers={"User-Agent": "timmy-ai/1"})
+
+
+def http_timeout(timeout_seconds: float) -> httpx.Timeout:
+    import httpx
+
+    return httpx.Timeout(timeout_seconds, connect=min(_CONNECT_TIMEOUT_SECONDS, timeout_seconds))
+
+
+def post_json(
+    client: httpx.Client,
+    url: str,
+    *,
+    provider: str,
+    headers: dict[str, str],
+    body: dict[str, object],
+    timeout_seconds: float,
+) -> dict[str, object]:
+    """POST ``body`` as JSON and return the JSON object answered, mapping every failure."""
+    import httpx
+
+    try:
+        response = client.post(
+            url, json=body, headers=headers, timeout=http_timeout(timeout_seconds)
+        )
+    except httpx.TimeoutException:
+        raise RetryableAIError(f"{provider} timed out") from None
+    except httpx.UnsupportedProtocol:
+        raise PermanentAIError(f"{provider} base URL is not http(s)") from None
+    except httpx.TransportError as exc:
+        raise RetryableAIError(f"{provider} unreachable: {type(exc).__name__}") from None
+    except httpx.HTTPError as exc:  # undecodable body, redirect loop: the answer itself is bad
+        raise PermanentAIError(f"{provider} answer unusable: {type(exc).__name__}") from None
+    if not response.is_success:
+        raise _status_error(provider, response)
+    try:
+        payload = response.json()
+    except ValueError:
+        raise PermanentAIError(f"{provider} answered with a body that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise PermanentAIError(f"{provider} answered with JSON that is not an object")
+    return payload
+
+
+def _status_error(provider: str, response: httpx.Response) -> RetryableAIError | PermanentAIError:
+    status = response.status_code
+    detail = f"{provider} answered HTTP {status}"
+    error_type = _upstream_error_type(response)
+    if error_type:
+        detail += f" ({error_type})"
+    if status in (408, 429) or status >= 500:
+        return RetryableAIError(detail)
+    return PermanentAIError(detail)
+
+
+def _upstream_error_type(response: httpx.Response) -> str | None:
+    """The machine-readable error type, e.g. Anthropic ``error.type`` or OpenAI ``error.code``."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return None
+    for key in ("type", "code"):
+        value = error.get(key)
+        if isinstance(value, str) and _SAFE_ERROR_TYPE.match(value):
+            return value
+    return None

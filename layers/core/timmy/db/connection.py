@@ -1,0 +1,179 @@
+"""PostgreSQL connections (pg8000), one per thread, reused across warm invocations.
+
+Lambda runs one invocation at a time per process, so "one per thread" is "one per warm
+container" there; the local stack serves requests from several threads and each gets its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from timmy.settings import CoreSettings, core
+
+logger = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+_local = threading.local()
+
+
+def connect_kwargs(settings: CoreSettings) -> dict[str, Any]:
+    """pg8000 connection arguments from DATABASE_URL, or from the AWS settings."""
+    if settings.database_url:
+        return _kwargs_from_url(settings.database_url)
+    return _aws_kwargs(settings)
+
+
+def _kwargs_from_url(url: str) -> dict[str, Any]:
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    kwargs: dict[str, Any] = {
+        "user": unquote(parsed.username or "postgres"),
+        "database": (parsed.path or "/postgres").lstrip("/") or "postgres",
+    }
+    if parsed.password:
+        kwargs["password"] = unquote(parsed.password)
+    socket_dir = query.get("host", [""])[0]
+    port = parsed.port or 5432
+    if socket_dir.startswith("/"):
+        # A Unix socket directory, as the embedded pgserver hands out.
+        kwargs["unix_sock"] = f"{socket_dir}/.s.PGSQL.{port}"
+    else:
+        kwargs["host"] = parsed.hostname or "127.0.0.1"
+        kwargs["port"] = port
+        sslmode = query.get("sslmode", ["disable"])[0]
+        if sslmode in {"require", "verify-ca", "verify-full"}:
+            kwargs["ssl_context"] = ssl.create_default_context()
+    return kwargs
+
+
+def _aws_kwargs(settings: CoreSettings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "host": settings.db_host,
+        "port": settings.db_port,
+        "database": settings.db_name,
+        "user": settings.db_user,
+        # RDS Proxy presents an ACM certificate, trusted by the default CA store; verifying
+        # it stops pg8000's default of silently falling back to an unverified channel.
+        "ssl_context": ssl.create_default_context() if settings.db_ssl else None,
+    }
+    if settings.db_iam_auth:
+        import boto3  # only the AWS path needs it
+
+        rds = boto3.client("rds", region_name=settings.aws_region)
+        # The token is valid for 15 minutes: generated per connection, never cached.
+        kwargs["password"] = rds.generate_db_auth_token(
+            DBHostname=settings.db_host, Port=settings.db_port, DBUsername=settings.db_user
+        )
+    elif settings.db_secret_arn:
+        import json
+
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = json.loads(str(parameters.get_secret(settings.db_secret_arn, max_age=300)))
+        kwargs["user"] = secret.get("username", settings.db_user)
+        kwargs["password"] = secret["password"]
+    return kwargs
+
+
+def open_connection(settings: CoreSettings | None = None) -> pg8000.native.Connection:
+    return pg8000.native.Connection(**connect_kwargs(settings or core()), timeout=30)
+
+
+def get_connection() -> pg8000.native.Connection:
+    """This thread's connection, opened on first use."""
+    conn: pg8000.native.Connection | None = getattr(_local, "conn", None)
+    if conn is None:
+        conn = open_connection()
+        _local.conn = conn
+    return conn
+
+
+def reset_connection() -> None:
+    """Drop this thread's connection (after a network error, or in tests)."""
+    conn = getattr(_local, "conn", None)
+    _local.conn = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:
+            logger.debug("closing a broken connection failed", exc_info=True)
+
+
+def _rows(conn: pg8000.native.Connection, result: list[list[Any]] | None) -> list[Row]:
+    if not result or not conn.columns:
+        return []
+    names = [c["name"] for c in conn.columns]
+    return [dict(zip(names, r, strict=True)) for r in result]
+
+
+class Db:
+    """A thin query API over one connection: named parameters (``:name``), dict rows."""
+
+    def __init__(self, conn: pg8000.native.Connection) -> None:
+        self.conn = conn
+
+    def all(self, sql: str, **params: Any) -> list[Row]:
+        return _rows(self.conn, self.conn.run(sql, **params))
+
+    def one(self, sql: str, **params: Any) -> Row | None:
+        rows = self.all(sql, **params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        result = self.conn.run(sql, **params)
+        return result[0][0] if result else None
+
+    def execute(self, sql: str, **params: Any) -> int:
+        self.conn.run(sql, **params)
+        return int(self.conn.row_count)
+
+
+@contextmanager
+def transaction() -> Iterator[Db]:
+    """One database transaction; rolled back on any exception.
+
+    A connection found broken when the transaction starts is replaced once, so a warm Lambda
+    whose connection was closed by the proxy recovers by itself.
+    """
+    try:
+        conn = get_connection()
+        conn.run("BEGIN")
+    except (InterfaceError, OSError):
+        reset_connection()
+        conn = get_connection()
+        conn.run("BEGIN")
+    try:
+        yield Db(conn)
+    except BaseException:
+        try:
+            conn.run("ROLLBACK")
+        except (InterfaceError, DatabaseError, OSError):
+            reset_connection()
+        raise
+    else:
+        conn.run("COMMIT")
+
+
+def db() -> Db:
+    """Autocommit access for single statements and reads."""
+    return Db(get_connection())
+
+
+def ping() -> bool:
+    try:
+        with transaction() as tx:
+            return tx.scalar("SELECT 1") == 1
+    except Exception:
+        logger.warning("database ping failed", exc_info=True)
+        reset_connection()
+        return False

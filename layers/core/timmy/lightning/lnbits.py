@@ -1,0 +1,350 @@
+"""A Lightning backend over the LNbits REST API.
+
+Facts this relies on (lnbits/lnbits: core/views/payment_api.py, core/services/payments.py,
+exceptions.py):
+
+* Keys go in ``X-Api-Key``; the invoice key creates and checks, only the admin key pays.
+* ``POST /api/v1/payments`` creates an invoice only with ``"out": false`` (the default is a
+  payment!) and answers 201 with the payment (``payment_hash``, ``bolt11``/``payment_request``).
+* ``GET /api/v1/payments/{hash}`` answers ``{"paid": bool, "preimage": ...}``, 404 if unknown.
+  LNbits generates the preimage at creation and shows it while the invoice is still pending, so
+  only ``paid: true`` proves payment.
+* Paying failures come back as 520 ``{"detail", "status"}`` where status ``failed`` means no
+  funds moved and ``pending``/``success`` mean the payment is (or was) under way.
+
+LNbits' bodies are never passed to callers: every error message here is our own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from timmy.lightning.bolt11 import MAX_DESCRIPTION_BYTES, decode_invoice, preimage_matches
+from timmy.lightning.types import (
+    CreatedInvoice,
+    InvalidInvoice,
+    InvoiceStatus,
+    LightningBadResponse,
+    LightningUnavailable,
+    PaymentFailed,
+    PaymentResult,
+)
+
+log = logging.getLogger(__name__)
+
+PAYMENTS_PATH: Final = "/api/v1/payments"
+LNBITS_ERROR_STATUS: Final = 520  # LNbits' PaymentError / InvoiceError responses
+MAX_WEBHOOK_BYTES: Final = 256 * 1024
+_HEX64_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """What ``GET /api/v1/payments/{hash}`` said about one payment hash."""
+
+    paid: bool
+    preimage: str | None  # verified against the hash, and only when paid
+    outgoing: bool | None  # from ``details.amount`` (negative = sent); None when not shown
+
+
+class LNbitsBackend:
+    """:class:`timmy.lightning.types.LightningBackend` implemented with an LNbits wallet."""
+
+    mode = "lnbits"
+
+    def __init__(
+        self,
+        url: str,
+        invoice_key: str,
+        admin_key: str | None,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ValueError("LNbits url must start with https:// or http://")
+        if not isinstance(invoice_key, str) or not invoice_key:
+            raise ValueError("LNbits invoice key is required")
+        if admin_key is not None and (not isinstance(admin_key, str) or not admin_key):
+            raise ValueError("LNbits admin key must be a non-empty string or None")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._base = url.rstrip("/")
+        self._invoice_key = invoice_key
+        self._admin_key = admin_key
+        self._timeout = timeout
+        self._owns_client = client is None
+        # Redirects are not followed: the key header must never travel to another host.
+        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def __repr__(self) -> str:  # keys stay out of reprs, tracebacks and logs
+        return f"LNbitsBackend(url={self._base!r}, admin_key={'set' if self._admin_key else None})"
+
+    @property
+    def url(self) -> str:
+        """The LNbits base URL, without a trailing slash."""
+        return self._base
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    # -- the LightningBackend protocol ---------------------------------------------------
+
+    def create_invoice(
+        self, amount_sats: int, memo: str, expiry: int, webhook_url: str | None = None
+    ) -> CreatedInvoice:
+        """Ask LNbits for a new incoming invoice and check what it returns.
+
+        Raises ValueError for bad arguments, :class:`LightningUnavailable` when LNbits cannot
+        be reached, fails or rejects the key, :class:`LightningBadResponse` when it refuses the
+        invoice or answers with anything we cannot verify.
+        """
+        _check_create_args(amount_sats, memo, expiry, webhook_url)
+        body: dict[str, Any] = {
+            "out": False,  # LNbits defaults to out=true, which would *pay* instead
+            "amount": amount_sats,
+            "unit": "sat",
+            "memo": memo,
+            "expiry": expiry,
+        }
+        if webhook_url is not None:
+            body["webhook"] = webhook_url
+        response = self._request("POST", PAYMENTS_PATH, self._invoice_key, json_body=body)
+        if response.status_code >= 500 and response.status_code != LNBITS_ERROR_STATUS:
+            raise LightningUnavailable(
+                f"LNbits failed to create an invoice (HTTP {response.status_code})"
+            )
+        if response.status_code == LNBITS_ERROR_STATUS:
+            # InvoiceError: "pending" means the funding node failed; "failed" is a refusal.
+            if _json_object(response).get("status") == "failed":
+                raise LightningBadResponse("LNbits refused to create the invoice")
+            raise LightningUnavailable("LNbits' Lightning node could not create the invoice")
+        if response.status_code in (401, 403):
+            raise LightningUnavailable("LNbits rejected the invoice key")
+        if response.status_code not in (200, 201):
+            raise LightningBadResponse(
+                f"LNbits refused to create the invoice (HTTP {response.status_code})"
+            )
+        return _created_invoice(_json_object(response), amount_sats)
+
+    def check(self, payment_hash: str) -> InvoiceStatus:
+        """Whether LNbits has settled ``payment_hash`` for this wallet.
+
+        Unknown hashes are simply not paid. Raises :class:`InvalidInvoice` for a malformed
+        hash, :class:`LightningUnavailable` when LNbits cannot answer.
+        """
+        lookup = self._lookup(_normalise_hash(payment_hash))
+        if lookup is None:
+            return InvoiceStatus(paid=False, preimage=None)
+        return InvoiceStatus(paid=lookup.paid, preimage=lookup.preimage)
+
+    def pay(self, bolt11: str) -> PaymentResult:
+        """Pay ``bolt11`` from the wallet with the admin key.
+
+        Returns a verified preimage when the payment settled, ``preimage=None`` while it is in
+        flight. Raises :class:`InvalidInvoice` (checked locally before any money moves),
+        :class:`PaymentFailed` when it definitely did not pay, :class:`LightningUnavailable`
+        when the outcome is unknown or the admin key is missing or rejected (retrying the same
+        invoice is safe: LNbits refuses to pay a payment hash twice). The invoice and admin
+        keys must belong to the same wallet: outcomes are confirmed with the invoice key.
+        """
+        if self._admin_key is None:
+            # Our configuration, not the invoice, is at fault: retryable once it is fixed.
+            raise LightningUnavailable("paying needs the LNbits admin key, which is not set")
+        decoded = decode_invoice(bolt11)
+        if decoded.amount_msat is None:
+            raise InvalidInvoice("invoice has no amount")
+        if decoded.is_expired():
+            raise InvalidInvoice("invoice has expired")
+        payment_hash = decoded.payment_hash
+
+        # The bare lower-case form: LNbits compares it verbatim against its own invoices.
+        body = {"out": True, "bolt11": decoded.bolt11}
+        response = self._request("POST", PAYMENTS_PATH, self._admin_key, json_body=body)
+        status = response.status_code
+        if status in (200, 201):
+            return _payment_result(_json_object(response), payment_hash)
+        if status == LNBITS_ERROR_STATUS:
+            outcome = _json_object(response).get("status")
+            if outcome == "failed":
+                return self._confirm_failure(payment_hash, "the Lightning payment failed")
+            # "pending": in flight or an earlier attempt still running; "success": paid before.
+            return self._settled_or_pending(payment_hash)
+        if status >= 500:
+            raise LightningUnavailable(f"LNbits failed while paying (HTTP {status})")
+        if status in (401, 403):
+            raise LightningUnavailable("LNbits rejected the admin key")
+        return self._confirm_failure(payment_hash, f"LNbits refused the payment (HTTP {status})")
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _confirm_failure(self, payment_hash: str, message: str) -> PaymentResult:
+        """Report a failure only if the wallet has not in fact paid this hash already.
+
+        LNbits answers "Internal invoice already paid." (status failed) to a retry of an
+        internal payment that succeeded, so a failure is confirmed before it is believed.
+        """
+        lookup = self._lookup(payment_hash)
+        if lookup is not None and lookup.paid and lookup.outgoing is not False:
+            return PaymentResult(payment_hash=payment_hash, preimage=lookup.preimage)
+        raise PaymentFailed(message)
+
+    def _settled_or_pending(self, payment_hash: str) -> PaymentResult:
+        lookup = self._lookup(payment_hash)
+        if lookup is not None and lookup.paid and lookup.outgoing is not False:
+            return PaymentResult(payment_hash=payment_hash, preimage=lookup.preimage)
+        return PaymentResult(payment_hash=payment_hash, preimage=None)
+
+    def _lookup(self, payment_hash: str) -> _Lookup | None:
+        """The wallet's view of one payment hash; None when LNbits does not know it."""
+        response = self._request("GET", f"{PAYMENTS_PATH}/{payment_hash}", self._invoice_key)
+        status = response.status_code
+        if status == 404:
+            return None
+        if status >= 500:
+            raise LightningUnavailable(f"LNbits failed to check a payment (HTTP {status})")
+        if status in (401, 403):
+            raise LightningUnavailable("LNbits rejected the invoice key")
+        if status != 200:
+            raise LightningBadResponse(f"LNbits could not check the payment (HTTP {status})")
+        body = _json_object(response)
+        # Only a JSON true counts: the preimage exists (and is shown) before payment.
+        paid = body.get("paid") is True
+        details = body.get("details")
+        outgoing: bool | None = None
+        if isinstance(details, dict) and isinstance(details.get("amount"), int):
+            outgoing = details["amount"] < 0
+        return _Lookup(
+            paid=paid,
+            preimage=_proven_preimage(body.get("preimage"), payment_hash) if paid else None,
+            outgoing=outgoing,
+        )
+
+    def _request(
+        self, method: str, path: str, key: str, *, json_body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        try:
+            response = self._client.request(
+                method,
+                f"{self._base}{path}",
+                headers={"X-Api-Key": key, "Accept": "application/json"},
+                json=json_body,
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException:
+            log.warning("LNbits %s %s timed out", method, path)
+            raise LightningUnavailable("LNbits did not answer in time") from None
+        except httpx.HTTPError as exc:
+            log.warning("LNbits %s %s failed: %s", method, path, type(exc).__name__)
+            raise LightningUnavailable("LNbits could not be reached") from None
+        if response.status_code >= 400:
+            log.warning("LNbits %s %s answered HTTP %s", method, path, response.status_code)
+        return response
+
+
+def parse_webhook_body(raw: str | bytes) -> str | None:
+    """The payment hash named by an LNbits payment webhook, or None; never raises.
+
+    LNbits posts ``json=payment.json()``: the body is a JSON *string* whose content is the
+    payment object, so it is decoded twice. A plain JSON object is accepted too. The hash is
+    only a hint: confirm it with :meth:`LNbitsBackend.check` before acting on it.
+    """
+    try:
+        if isinstance(raw, bytes):
+            if len(raw) > MAX_WEBHOOK_BYTES:
+                return None
+            raw = raw.decode("utf-8")
+        if not isinstance(raw, str) or len(raw) > MAX_WEBHOOK_BYTES:
+            return None
+        value: object = json.loads(raw)
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            return None
+        candidate = value.get("payment_hash")
+        if candidate is None and isinstance(value.get("details"), dict):
+            candidate = value["details"].get("payment_hash")
+        if isinstance(candidate, str) and _HEX64_RE.fullmatch(candidate):
+            return candidate.lower()
+        return None
+    except Exception:  # noqa: BLE001 - garbage in any shape is simply "no hint"
+        return None
+
+
+def _check_create_args(amount_sats: int, memo: str, expiry: int, webhook_url: str | None) -> None:
+    if isinstance(amount_sats, bool) or not isinstance(amount_sats, int) or amount_sats < 1:
+        raise ValueError("amount_sats must be a positive integer")
+    if not isinstance(memo, str) or len(memo.encode("utf-8")) > MAX_DESCRIPTION_BYTES:
+        raise ValueError(f"memo must be a string of at most {MAX_DESCRIPTION_BYTES} UTF-8 bytes")
+    if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 1:
+        raise ValueError("expiry must be a positive integer")
+    if webhook_url is not None and (
+        not isinstance(webhook_url, str) or not webhook_url.startswith(("https://", "http://"))
+    ):
+        raise ValueError("webhook_url must be an http(s) URL")
+
+
+def _normalise_hash(payment_hash: str) -> str:
+    # Validated before it is put in a URL path, so it can never reach another endpoint.
+    if not isinstance(payment_hash, str) or not _HEX64_RE.fullmatch(payment_hash):
+        raise InvalidInvoice("payment hash must be 64 hex characters")
+    return payment_hash.lower()
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response body as a JSON object, or an empty dict if it is anything else."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _created_invoice(body: dict[str, Any], amount_sats: int) -> CreatedInvoice:
+    """Trust the created invoice only if its BOLT11 says what LNbits claims and we asked."""
+    payment_hash = body.get("payment_hash")
+    bolt11 = body.get("payment_request") or body.get("bolt11")
+    if not isinstance(payment_hash, str) or not _HEX64_RE.fullmatch(payment_hash):
+        raise LightningBadResponse("LNbits returned an invoice without a valid payment hash")
+    if not isinstance(bolt11, str):
+        raise LightningBadResponse("LNbits returned an invoice without a BOLT11 string")
+    try:
+        decoded = decode_invoice(bolt11)
+    except InvalidInvoice:
+        raise LightningBadResponse("LNbits returned an invoice that does not decode") from None
+    if decoded.payment_hash != payment_hash.lower():
+        raise LightningBadResponse("LNbits returned an invoice for a different payment hash")
+    if decoded.amount_sats != amount_sats:
+        raise LightningBadResponse("LNbits returned an invoice for a different amount")
+    return CreatedInvoice(
+        payment_hash=decoded.payment_hash,
+        payment_request=bolt11,
+        amount_sats=amount_sats,
+        expires_at=decoded.expires_at,
+    )
+
+
+def _payment_result(body: dict[str, Any], payment_hash: str) -> PaymentResult:
+    """A 201 from a pay call: settled (with a proven preimage) or still pending."""
+    returned_hash = body.get("payment_hash")
+    if isinstance(returned_hash, str) and returned_hash.lower() != payment_hash:
+        raise LightningBadResponse("LNbits reported paying a different payment hash")
+    settled = body.get("status") == "success"
+    return PaymentResult(
+        payment_hash=payment_hash,
+        preimage=_proven_preimage(body.get("preimage"), payment_hash) if settled else None,
+    )
+
+
+def _proven_preimage(preimage: object, payment_hash: str) -> str | None:
+    """``preimage`` (lower case) if it hashes to ``payment_hash``, else None."""
+    if isinstance(preimage, str) and preimage_matches(preimage, payment_hash):
+        return preimage.lower()
+    return None

@@ -1,0 +1,161 @@
+"""Issuing invoices and confirming payments, exactly once.
+
+Whoever learns of a payment first (the Lightning webhook, a client polling its resource, or
+the development stub payer) calls :func:`confirm_payment`. It asks the backend (never trusting
+the caller), flips the invoice pending → paid once, runs the purpose's on-paid handler in the
+same transaction, and resumes the workflow waiting on the invoice, if any, exactly once.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from timmy import orchestrator
+from timmy.data import invoices
+from timmy.db.connection import Db, Row, transaction
+from timmy.lightning import backend
+from timmy.lightning.types import CreatedInvoice
+from timmy.settings import core
+
+logger = logging.getLogger(__name__)
+
+# Purpose → "module:function" run inside the flip transaction as fn(tx, invoice_row).
+# Resolved lazily so that importing payments stays cheap for every handler.
+ON_PAID_HANDLERS: dict[str, str] = {}
+
+
+class Confirmation(enum.StrEnum):
+    UNKNOWN = "unknown"  # no such invoice of ours: nothing changes
+    NOT_PAID = "not_paid"  # the backend says it is not paid: nothing changes
+    EXPIRED = "expired"  # the invoice expired before payment was confirmed
+    ALREADY_PAID = "already_paid"
+    PAID_NOW = "paid_now"  # this call flipped it
+
+
+@dataclass(frozen=True)
+class ConfirmResult:
+    outcome: Confirmation
+    invoice: Row | None
+
+    @property
+    def paid(self) -> bool:
+        return self.outcome in (Confirmation.ALREADY_PAID, Confirmation.PAID_NOW)
+
+
+def request_invoice(
+    amount_sats: int, memo: str, *, webhook_url: str | None = None
+) -> CreatedInvoice:
+    """Ask the Lightning backend for an invoice (network; call outside transactions)."""
+    settings = core()
+    return backend().create_invoice(
+        amount_sats, memo, settings.invoice_expiry_seconds, webhook_url or default_webhook_url()
+    )
+
+
+def default_webhook_url() -> str | None:
+    base = core().public_base_url.rstrip("/")
+    return f"{base}/api/webhooks/lightning" if base else None
+
+
+def record_invoice(tx: Db, created: CreatedInvoice, *, purpose: str, owner_id: str) -> Row:
+    return invoices.insert(
+        tx,
+        payment_hash=created.payment_hash,
+        purpose=purpose,
+        owner_id=owner_id,
+        amount_sats=created.amount_sats,
+        payment_request=created.payment_request,
+        expires_at=created.expires_at,
+    )
+
+
+def _on_paid_handler(purpose: str) -> Callable[[Db, Row], Any] | None:
+    target = ON_PAID_HANDLERS.get(purpose)
+    if target is None:
+        return None
+    module_name, _, attr = target.partition(":")
+    handler: Callable[[Db, Row], Any] = getattr(importlib.import_module(module_name), attr)
+    return handler
+
+
+def confirm_payment(payment_hash: str) -> ConfirmResult:
+    with transaction() as tx:
+        invoice = invoices.get(tx, payment_hash)
+    if invoice is None:
+        return ConfirmResult(Confirmation.UNKNOWN, None)
+    if invoice["state"] == "expired":
+        return ConfirmResult(Confirmation.EXPIRED, invoice)
+    if invoice["state"] == "paid":
+        resume_waiting_workflow(payment_hash)
+        return ConfirmResult(Confirmation.ALREADY_PAID, invoice)
+
+    status = backend().check(payment_hash)
+    if not status.paid:
+        return ConfirmResult(Confirmation.NOT_PAID, invoice)
+
+    with transaction() as tx:
+        flipped = invoices.mark_paid(tx, payment_hash, status.preimage)
+        if flipped is not None:
+            handler = _on_paid_handler(flipped["purpose"])
+            if handler is not None:
+                handler(tx, flipped)
+        else:
+            current = invoices.get(tx, payment_hash)
+    if flipped is None:
+        # Someone else flipped it (or it expired) between our read and our update.
+        assert current is not None
+        if current["state"] == "paid":
+            resume_waiting_workflow(payment_hash)
+            return ConfirmResult(Confirmation.ALREADY_PAID, current)
+        return ConfirmResult(Confirmation.EXPIRED, current)
+    logger.info("invoice paid", extra={"payment_hash": payment_hash, "purpose": flipped["purpose"]})
+    resume_waiting_workflow(payment_hash)
+    return ConfirmResult(Confirmation.PAID_NOW, flipped)
+
+
+def attach_task_token(payment_hash: str, task_token: str) -> bool:
+    """Record the workflow waiting on an invoice; resumes at once if it is already paid.
+
+    Returns False when the invoice is unknown or expired (the workflow then times out).
+    """
+    with transaction() as tx:
+        attached = invoices.attach_task_token(tx, payment_hash, task_token)
+    if attached:
+        resume_waiting_workflow(payment_hash)
+    return attached
+
+
+def resume_waiting_workflow(payment_hash: str) -> bool:
+    """Send the task success for a paid invoice's waiting workflow, at most once overall."""
+    with transaction() as tx:
+        token = invoices.claim_resumption(tx, payment_hash)
+        invoice = invoices.get(tx, payment_hash) if token else None
+    if token is None or invoice is None:
+        return False
+    output = {
+        "payment_hash": payment_hash,
+        "paid": True,
+        "amount_sats": int(invoice["amount_sats"]),
+    }
+    try:
+        orchestrator.send_task_success(token, output)
+    except orchestrator.TaskGone:
+        # The wait timed out or the execution ended: a late confirmation must not crash.
+        logger.warning("waiting task is gone", extra={"payment_hash": payment_hash})
+        return False
+    except Exception:
+        with transaction() as tx:
+            invoices.release_resumption(tx, payment_hash)
+        raise
+    return True
+
+
+def expire_invoice(payment_hash: str) -> bool:
+    """Mark a still-pending invoice expired (its wait timed out). True if this call did it."""
+    with transaction() as tx:
+        return invoices.mark_expired(tx, payment_hash)

@@ -1,0 +1,471 @@
+"""DigitalOcean API v2 client: SSH keys and droplets, with the provisioning retry policy.
+
+Shapes follow digitalocean/openapi: Bearer token; ``POST /v2/account/keys`` → 201 ``ssh_key``;
+``POST /v2/droplets`` → 202 ``droplet`` (accepted, not yet built); ``GET /v2/droplets/{id}`` →
+``droplet.status`` and ``droplet.networks.v4[{ip_address, type}]``; deletes → 204. Errors carry
+``{"id", "message", "request_id"}``. Rate limits are 250/min and 5000/h; a 429 says when to retry.
+
+The retry helpers here are shared with the Tailscale client: both upstreams follow one policy.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+from timmy.provisioning.cloudinit import check_user_data_size
+
+DEFAULT_BASE_URL = "https://api.digitalocean.com"
+_USER_AGENT = "timmy-provisioner/1"
+_MAX_MESSAGE_LEN = 300
+
+# Methods whose repetition cannot create a second resource.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ProvisioningUnavailable(UpstreamUnavailable):
+    """The cloud API could not be reached or kept failing; nothing was decided. Retry later."""
+
+    code = "provisioner_unavailable"
+    retryable = True
+
+
+class ProvisioningOutcomeUnknown(ProvisioningUnavailable):
+    """A create request may or may not have taken effect (the answer was lost).
+
+    Still retryable, but look for the resource first (e.g. droplets by tag) to avoid a duplicate.
+    """
+
+    code = "provisioner_outcome_unknown"
+
+
+class ProvisioningFailed(UpstreamBadGateway):
+    """The cloud API refused the request (4xx) or answered nonsense: retrying will not help."""
+
+    code = "provisioning_failed"
+    retryable = False
+
+    def __init__(
+        self, message: str, *, upstream_status: int | None = None, upstream_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+        self.upstream_id = upstream_id
+
+
+# --- retry policy (shared with tailscale.py) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: ``base_delay * 2**attempt`` capped at ``max_delay``.
+
+    A 429's ``retry-after`` is honoured up to ``max_retry_after`` (Lambda time is finite; past
+    that, give up and let the workflow retry later).
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+# Errors raised before the request left this machine: always safe to repeat.
+_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+# The request may have arrived; repeating is only safe when the request is idempotent.
+_MAYBE_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+
+
+def send_with_retries(
+    client: httpx.Client,
+    build: Callable[[], httpx.Request],
+    *,
+    service: str,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    idempotent: bool | None = None,
+) -> httpx.Response:
+    """Send a request, retrying 429, 5xx and network failures; return the first other response.
+
+    ``idempotent`` defaults from the method. For a non-idempotent request a lost answer (read
+    timeout, dropped connection) is not repeated: it raises ProvisioningOutcomeUnknown.
+    Raises ProvisioningUnavailable once retries are exhausted.
+    """
+    attempts = policy.max_retries + 1
+    last_problem = ""
+    for attempt in range(attempts):
+        request = build()
+        safe_to_repeat = (
+            idempotent if idempotent is not None else request.method in _IDEMPOTENT_METHODS
+        )
+        try:
+            response = client.send(request)
+        except _NOT_SENT_ERRORS as exc:
+            last_problem = f"could not connect ({type(exc).__name__})"
+            delay = policy.backoff(attempt)
+        except _MAYBE_SENT_ERRORS as exc:
+            if not safe_to_repeat:
+                raise ProvisioningOutcomeUnknown(
+                    f"{service} did not answer ({type(exc).__name__}); the request may have "
+                    "taken effect"
+                ) from None
+            last_problem = f"no answer ({type(exc).__name__})"
+            delay = policy.backoff(attempt)
+        else:
+            if not _is_retryable_status(response.status_code):
+                return response
+            response.read()
+            response.close()
+            last_problem = f"HTTP {response.status_code}"
+            delay = _delay_for(response, attempt, policy)
+        if attempt + 1 < attempts:
+            sleep(delay)
+    # `from None`: the transport exception's text could carry request details.
+    raise ProvisioningUnavailable(
+        f"{service} is unavailable: {last_problem} after {attempts} attempts"
+    ) from None
+
+
+def upstream_error(
+    response: httpx.Response, *, service: str, secrets: Iterable[str] = ()
+) -> ProvisioningFailed:
+    """A ProvisioningFailed carrying the upstream's own ``message`` (redacted and shortened)."""
+    body = _json_or_none(response)
+    upstream_message = body.get("message") if isinstance(body, dict) else None
+    upstream_id = body.get("id") if isinstance(body, dict) else None
+    detail = upstream_message if isinstance(upstream_message, str) and upstream_message else ""
+    detail = _redact(detail, secrets)[:_MAX_MESSAGE_LEN]
+    message = f"{service} refused the request (HTTP {response.status_code})"
+    if detail:
+        message += f": {detail}"
+    return ProvisioningFailed(
+        message,
+        upstream_status=response.status_code,
+        upstream_id=upstream_id if isinstance(upstream_id, str) else None,
+    )
+
+
+def parse_json_object(response: httpx.Response, *, service: str) -> dict[str, Any]:
+    body = _json_or_none(response)
+    if not isinstance(body, dict):
+        raise ProvisioningFailed(
+            f"{service} answered HTTP {response.status_code} without a JSON object",
+            upstream_status=response.status_code,
+        )
+    return body
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _delay_for(response: httpx.Response, attempt: int, policy: RetryPolicy) -> float:
+    if response.status_code == 429:
+        retry_after = _parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None:
+            return min(retry_after, policy.max_retry_after)
+    return policy.backoff(attempt)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """``retry-after`` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+# --- DigitalOcean ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Droplet:
+    id: int
+    status: str  # "new" | "active" | "off" | "archive"
+    public_ipv4: str | None
+    private_ipv4: str | None
+
+
+class DigitalOceanApi(Protocol):
+    """What the provisioning workflow needs; implemented by the real and the stub client."""
+
+    def create_ssh_key(self, name: str, public_key: str) -> int: ...
+
+    def delete_ssh_key(self, key_id: int) -> None: ...
+
+    def create_droplet(
+        self,
+        *,
+        name: str,
+        region: str,
+        size: str,
+        image: str,
+        ssh_key_ids: Sequence[int],
+        user_data: str,
+        tags: Sequence[str],
+    ) -> int: ...
+
+    def get_droplet(self, droplet_id: int) -> Droplet: ...
+
+    def list_droplets_by_tag(self, tag: str) -> list[Droplet]: ...
+
+    def delete_droplet(self, droplet_id: int) -> None: ...
+
+
+class DigitalOceanClient:
+    """Synchronous DigitalOcean client. Raises ProvisioningUnavailable (retryable),
+    ProvisioningOutcomeUnknown (retryable after checking) or ProvisioningFailed (final)."""
+
+    service = "DigitalOcean"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        client: httpx.Client | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        max_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not token:
+            raise ValueError("a DigitalOcean API token is required")
+        self._token = token
+        self._owns_client = client is None
+        self._client = client or httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0))
+        self._base_url = base_url.rstrip("/")
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"DigitalOceanClient(base_url={self._base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> DigitalOceanClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- SSH keys ---
+
+    def create_ssh_key(self, name: str, public_key: str) -> int:
+        """Upload a public key; return its id. Safe to repeat for the same key (see below)."""
+        # Repeating the POST after a lost answer gets a 422 (key already on the account); the
+        # key is then found by its fingerprint, so this call may be retried like a GET.
+        response = self._send(
+            "POST",
+            "/v2/account/keys",
+            json={"name": name, "public_key": public_key},
+            idempotent=True,
+        )
+        if response.status_code == 201:
+            return self._id_in(response, "ssh_key")
+        if response.status_code == 422:
+            existing = self._find_ssh_key(public_key)
+            if existing is not None:
+                return existing
+        raise self._error(response)
+
+    def delete_ssh_key(self, key_id: int) -> None:
+        """Remove a key from the account; a key that is already gone counts as removed."""
+        self._expect_deleted(self._send("DELETE", f"/v2/account/keys/{int(key_id)}"))
+
+    # --- droplets ---
+
+    def create_droplet(
+        self,
+        *,
+        name: str,
+        region: str,
+        size: str,
+        image: str,
+        ssh_key_ids: Sequence[int],
+        user_data: str,
+        tags: Sequence[str],
+    ) -> int:
+        """Ask for a droplet; return its id. 202 means accepted: poll get_droplet for progress.
+
+        Not repeated after a lost answer (that could buy two droplets): ProvisioningOutcomeUnknown
+        tells the caller to look the droplet up by tag before trying again.
+        """
+        check_user_data_size(user_data)
+        body = {
+            "name": name,
+            "region": region,
+            "size": size,
+            "image": image,
+            "ssh_keys": [int(key_id) for key_id in ssh_key_ids],
+            "user_data": user_data,
+            "tags": list(tags),
+        }
+        response = self._send("POST", "/v2/droplets", json=body)
+        if response.status_code == 202:
+            return self._id_in(response, "droplet")
+        raise self._error(response)
+
+    def get_droplet(self, droplet_id: int) -> Droplet:
+        response = self._send("GET", f"/v2/droplets/{int(droplet_id)}")
+        if response.status_code != 200:
+            raise self._error(response)
+        droplet = parse_json_object(response, service=self.service).get("droplet")
+        return self._droplet_from(droplet)
+
+    def list_droplets_by_tag(self, tag: str) -> list[Droplet]:
+        """Droplets carrying ``tag`` (first 200): how a retried create finds an earlier one."""
+        response = self._send("GET", "/v2/droplets", params={"tag_name": tag, "per_page": 200})
+        if response.status_code != 200:
+            raise self._error(response)
+        droplets = parse_json_object(response, service=self.service).get("droplets")
+        if not isinstance(droplets, list):
+            raise self._unexpected(response)
+        return [self._droplet_from(item) for item in droplets]
+
+    def delete_droplet(self, droplet_id: int) -> None:
+        """Destroy a droplet; one that is already gone counts as destroyed."""
+        self._expect_deleted(self._send("DELETE", f"/v2/droplets/{int(droplet_id)}"))
+
+    # --- plumbing ---
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
+
+        def build() -> httpx.Request:
+            return self._client.build_request(
+                method, self._base_url + path, json=json, params=params, headers=headers
+            )
+
+        return send_with_retries(
+            self._client,
+            build,
+            service=self.service,
+            policy=self._policy,
+            sleep=self._sleep,
+            idempotent=idempotent,
+        )
+
+    def _find_ssh_key(self, public_key: str) -> int | None:
+        from timmy.provisioning.sshkeys import md5_fingerprint
+
+        try:
+            fingerprint = md5_fingerprint(public_key)
+        except ValueError:
+            return None
+        response = self._send("GET", f"/v2/account/keys/{fingerprint}")
+        if response.status_code != 200:
+            return None
+        key = parse_json_object(response, service=self.service).get("ssh_key")
+        # Only adopt the account's key if it is byte-for-byte the key we meant to upload.
+        if not isinstance(key, dict) or _key_material(key.get("public_key")) != _key_material(
+            public_key
+        ):
+            return None
+        key_id = key.get("id")
+        return key_id if isinstance(key_id, int) and not isinstance(key_id, bool) else None
+
+    def _expect_deleted(self, response: httpx.Response) -> None:
+        if 200 <= response.status_code < 300 or response.status_code == 404:
+            return
+        raise self._error(response)
+
+    def _id_in(self, response: httpx.Response, root: str) -> int:
+        obj = parse_json_object(response, service=self.service).get(root)
+        value = obj.get("id") if isinstance(obj, dict) else None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._unexpected(response)
+        return value
+
+    def _droplet_from(self, obj: Any) -> Droplet:
+        if not isinstance(obj, dict) or not isinstance(obj.get("id"), int):
+            raise ProvisioningFailed(f"{self.service} answered with a malformed droplet")
+        networks = obj.get("networks") or {}
+        v4 = networks.get("v4") if isinstance(networks, dict) else None
+        return Droplet(
+            id=obj["id"],
+            status=str(obj.get("status", "")),
+            public_ipv4=_first_ip(v4, "public"),
+            private_ipv4=_first_ip(v4, "private"),
+        )
+
+    def _error(self, response: httpx.Response) -> ProvisioningFailed:
+        return upstream_error(response, service=self.service, secrets=(self._token,))
+
+    def _unexpected(self, response: httpx.Response) -> ProvisioningFailed:
+        return ProvisioningFailed(
+            f"{self.service} answered HTTP {response.status_code} in an unexpected shape",
+            upstream_status=response.status_code,
+        )
+
+
+def _first_ip(v4: Any, kind: str) -> str | None:
+    if not isinstance(v4, list):
+        return None
+    for net in v4:
+        if isinstance(net, dict) and net.get("type") == kind:
+            address = net.get("ip_address")
+            if isinstance(address, str) and address:
+                return address
+    return None
+
+
+def _key_material(public_key: Any) -> tuple[str, ...] | None:
+    """Key type and blob of an OpenSSH public key line, ignoring the comment."""
+    if not isinstance(public_key, str):
+        return None
+    return tuple(public_key.split()[:2])

@@ -1,0 +1,121 @@
+"""The platform over real HTTP through the local gateway."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from timmy import payments
+from timmy.db.connection import db, transaction
+
+
+def issue_invoice(amount: int = 10) -> dict[str, Any]:
+    created = payments.request_invoice(amount, "http test")
+    with transaction() as tx:
+        return payments.record_invoice(tx, created, purpose="test", owner_id="http")
+
+
+def test_healthz_reports_the_database_and_modes(api: httpx.Client) -> None:
+    response = api.get("/api/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "up"
+    assert body["lightning_mode"] == "stub"
+    assert body["ai_mode"] == "stub"
+    assert body["provisioner_mode"] == "stub"
+    assert body["version"]
+
+
+def test_unknown_route_gets_the_error_envelope(api: httpx.Client) -> None:
+    response = api.get("/api/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "route_not_found"
+
+
+def test_cors_preflight_allows_and_exposes_the_nostr_token(api: httpx.Client) -> None:
+    response = api.options(
+        "/api/healthz",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 204
+    assert "x-nostr-token" in response.headers["access-control-allow-headers"]
+    assert "x-nostr-token" in api.get("/api/healthz").headers["access-control-expose-headers"]
+
+
+def test_stub_pay_flips_the_invoice(api: httpx.Client) -> None:
+    invoice = issue_invoice()
+    response = api.post(f"/api/dev/stub/pay/{invoice['payment_hash']}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "payment_hash": invoice["payment_hash"],
+        "paid": True,
+        "outcome": "paid_now",
+    }
+    again = api.post(f"/api/dev/stub/pay/{invoice['payment_hash']}")
+    assert again.json()["outcome"] == "already_paid"
+
+
+def test_stub_pay_rejects_bad_and_unknown_hashes(api: httpx.Client) -> None:
+    bad = api.post("/api/dev/stub/pay/not-a-hash")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid_payment_hash"
+    unknown = api.post(f"/api/dev/stub/pay/{'cd' * 32}")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "invoice_not_found"
+
+
+def lnbits_webhook_body(payment_hash: str) -> str:
+    # LNbits posts a JSON *string* that holds the payment JSON.
+    return json.dumps(json.dumps({"payment_hash": payment_hash, "amount": 10_000}))
+
+
+def state_of(payment_hash: str) -> str:
+    return str(db().scalar("SELECT state FROM invoices WHERE payment_hash = :h", h=payment_hash))
+
+
+def test_webhook_for_an_unknown_hash_changes_nothing(api: httpx.Client) -> None:
+    response = api.post("/api/webhooks/lightning", content=lnbits_webhook_body("ef" * 32))
+    assert response.status_code == 200
+    assert response.json() == {"received": True, "paid": False}
+    assert db().scalar("SELECT count(*) FROM invoices") == 0
+
+
+def test_webhook_for_an_unpaid_invoice_changes_nothing(api: httpx.Client) -> None:
+    # The body claims a payment, but the backend says the invoice is not paid.
+    invoice = issue_invoice()
+    response = api.post(
+        "/api/webhooks/lightning", content=lnbits_webhook_body(invoice["payment_hash"])
+    )
+    assert response.status_code == 200
+    assert response.json()["paid"] is False
+    assert state_of(invoice["payment_hash"]) == "pending"
+
+
+def test_repeated_webhook_confirms_once(api: httpx.Client) -> None:
+    invoice = issue_invoice()
+    db().execute(
+        "UPDATE stub_lightning_invoices SET paid = true WHERE payment_hash = :h",
+        h=invoice["payment_hash"],
+    )
+    paid_at = []
+    for _ in range(3):
+        response = api.post(
+            "/api/webhooks/lightning", content=lnbits_webhook_body(invoice["payment_hash"])
+        )
+        assert response.json() == {"received": True, "paid": True}
+        paid_at.append(
+            db().scalar(
+                "SELECT paid_at FROM invoices WHERE payment_hash = :h", h=invoice["payment_hash"]
+            )
+        )
+    assert state_of(invoice["payment_hash"]) == "paid"
+    assert len(set(paid_at)) == 1
+
+
+def test_garbage_webhook_is_a_clear_400(api: httpx.Client) -> None:
+    response = api.post("/api/webhooks/lightning", content=b"\x00not json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_webhook"

@@ -1,0 +1,71 @@
+"""Every sample in events/ is a valid event for its function (``sam local invoke -e``).
+
+A sample is accepted when its handler parses and validates it: an HTTP event answers without
+a 400 (validation) or a 5xx, and a workflow-step event returns without a validation error. A
+404 for an id that does not exist in this test database still counts as accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from local.stack import LocalStack
+from timmy.errors import NotFound
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SAMPLE_HASH = "ab" * 32
+
+
+def samples() -> list[Path]:
+    return sorted(EVENTS.glob("*.json"))
+
+
+def test_every_function_has_a_sample_event(stack: LocalStack) -> None:
+    have = {path.stem for path in samples()}
+    missing = set(stack.functions.specs) - have
+    assert not missing, f"add events/<Function>.json for: {sorted(missing)}"
+    unknown = have - set(stack.functions.specs)
+    assert not unknown, f"events without a function: {sorted(unknown)}"
+
+
+@pytest.fixture
+def seeded_invoice(clean_db: None) -> None:
+    """The invoice the samples name, issued by the stub node and paid there."""
+    from timmy.db.connection import db
+
+    db().execute(
+        "INSERT INTO stub_lightning_invoices (payment_hash, preimage, amount_sats,"
+        " payment_request, paid) VALUES (:h, :p, 21, 'lnbcrt210n1sample', true)",
+        h=SAMPLE_HASH,
+        p="00" * 32,
+    )
+    db().execute(
+        "INSERT INTO invoices (payment_hash, purpose, owner_id, amount_sats, payment_request,"
+        " expires_at) VALUES (:h, 'sample', 'events', 21, 'lnbcrt210n1sample',"
+        " now() + interval '10 minutes')",
+        h=SAMPLE_HASH,
+    )
+
+
+@pytest.mark.parametrize("path", samples(), ids=lambda p: p.stem)
+def test_sample_event_is_accepted_by_its_handler(
+    path: Path, stack: LocalStack, seeded_invoice: None
+) -> None:
+    event: dict[str, Any] = json.loads(path.read_text())
+    try:
+        result = stack.functions.invoke(path.stem, event)
+    except NotFound:
+        return
+    except ValidationError as error:  # a workflow step rejected its sample
+        pytest.fail(f"{path.name} does not validate: {error}")
+    if isinstance(result, dict) and "statusCode" in result:
+        assert result["statusCode"] < 500, result
+        body = json.loads(result["body"] or "{}")
+        if result["statusCode"] >= 400:
+            assert result["statusCode"] == 404, result
+            assert body["error"]["code"] != "route_not_found", "the sample's route is wrong"
