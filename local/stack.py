@@ -31,6 +31,9 @@ logger = logging.getLogger("timmy.local")
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_PARAMETERS = {"Stage": "local", "DevMode": "true"}
+# Embedded defaults of the local stack (the user's environment wins): nothing waits on a
+# network that may be unreachable.
+LOCAL_DEFAULTS = {"BTC_PRICE_FIXED_USD": "100000"}
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -157,14 +160,10 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
 
 def _reset_timmy_caches() -> None:
-    from timmy import orchestrator
     from timmy.db import connection
-    from timmy.lightning import backend
-    from timmy.settings import load
+    from timmy.runtime import reset_caches
 
-    load.cache_clear()
-    backend.cache_clear()
-    orchestrator.reset_client()
+    reset_caches()
     connection.reset_connection()
 
 
@@ -226,6 +225,8 @@ class LocalStack:
         for spec in self.functions.specs.values():
             for key, value in spec.environment.items():
                 os.environ.setdefault(key, value)
+        for key, value in LOCAL_DEFAULTS.items():
+            os.environ.setdefault(key, value)
         for key, value in self.extra_env.items():
             os.environ[key] = value
         _reset_timmy_caches()

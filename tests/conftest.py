@@ -21,13 +21,9 @@ KEEP_TABLES = {"schema_migrations"}
 
 
 def _reset_caches() -> None:
-    from timmy import orchestrator
-    from timmy.lightning import backend
-    from timmy.settings import load
+    from timmy.runtime import reset_caches
 
-    load.cache_clear()
-    backend.cache_clear()
-    orchestrator.reset_client()
+    reset_caches()
 
 
 @pytest.fixture(autouse=True)

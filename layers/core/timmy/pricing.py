@@ -121,7 +121,8 @@ class CostEstimate:
 
 def text_tokens(text: str) -> int:
     """Tokens in ``text`` by the documented heuristic: ceil(UTF-8 bytes / 4)."""
-    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
+    # surrogatepass: a lone surrogate still counts (as 3 bytes) instead of crashing.
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / BYTES_PER_TOKEN)
 
 
 def estimate_input_tokens(text: str) -> int:

@@ -113,3 +113,7 @@ class CoreSettings(EnvSettings):
 
 def core() -> CoreSettings:
     return load(CoreSettings)
+
+
+def reset() -> None:
+    load.cache_clear()

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from timmy.settings import EnvSettings, load
+
+if TYPE_CHECKING:
+    from timmy.ai.base import AIProvider
+
+DEFAULT_MODELS = {"stub": "stub", "anthropic": "claude-sonnet-4-5", "openai": "gpt-4o-mini"}
 
 
 class AISettings(EnvSettings):
     ai_provider: Literal["stub", "anthropic", "openai"] = "stub"
     ai_model: str = ""
+    ai_timeout_seconds: float = 60.0
     anthropic_api_key: SecretStr = SecretStr("")
     anthropic_base_url: str = "https://api.anthropic.com"
     openai_api_key: SecretStr = SecretStr("")
-    openai_base_url: str = ""
-    ai_timeout_seconds: float = 60.0
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    stub_reject_markers: tuple[str, ...] = ("[[reject]]",)
+
+    @field_validator("stub_reject_markers", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def model(self) -> str:
+        return self.ai_model or DEFAULT_MODELS[self.ai_provider]
 
 
 def ai_settings() -> AISettings:
@@ -25,3 +44,35 @@ def ai_settings() -> AISettings:
 
 def provider_mode() -> str:
     return ai_settings().ai_provider
+
+
+@functools.cache
+def provider() -> AIProvider:
+    """The configured provider, built once per process (its HTTP client is reused)."""
+    settings = ai_settings()
+    if settings.ai_provider == "anthropic":
+        from timmy.ai.anthropic import AnthropicProvider
+
+        return AnthropicProvider(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            model=settings.model,
+            base_url=settings.anthropic_base_url,
+            timeout_seconds=settings.ai_timeout_seconds,
+        )
+    if settings.ai_provider == "openai":
+        from timmy.ai.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider(
+            model=settings.model,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key.get_secret_value() or None,
+            timeout_seconds=settings.ai_timeout_seconds,
+            max_tokens_field=settings.openai_max_tokens_field,
+        )
+    from timmy.ai.stub import StubProvider
+
+    return StubProvider(model=settings.model, reject_markers=settings.stub_reject_markers)
+
+
+def reset() -> None:
+    provider.cache_clear()

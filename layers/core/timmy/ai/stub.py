@@ -87,8 +87,10 @@ def _fail_if_marked(folded_prompt: str, evaluating: bool) -> None:
 
 
 def _work_answer(request: str) -> str:
-    digest = hashlib.sha256(request.encode("utf-8")).hexdigest()[:16]
-    excerpt = " ".join(request.split())[:_EXCERPT_CHARS]
+    digest = hashlib.sha256(request.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    # A lone surrogate cannot be sent back as UTF-8: show it as U+FFFD, as a real model would.
+    printable = request.encode("utf-8", "replace").decode("utf-8")
+    excerpt = " ".join(printable.split())[:_EXCERPT_CHARS]
     return (
         f"Stub result for a {len(request)}-character request (sha256 {digest}).\n"
         f"Request excerpt: {excerpt}"

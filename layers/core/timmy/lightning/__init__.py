@@ -28,3 +28,7 @@ def backend() -> LightningBackend:
         signing_key=bytes.fromhex(settings.stub_node_secret.get_secret_value()),
         network=settings.lightning_network,
     )
+
+
+def reset() -> None:
+    backend.cache_clear()
