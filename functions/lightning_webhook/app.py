@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from timmy.api import install_error_handlers, make_handler
 from timmy.errors import BadRequest
-from timmy.lightning.lnbits import parse_webhook_body
+from timmy.lightning.webhook import parse_webhook_body
 from timmy.payments import confirm_payment
 
 app = APIGatewayHttpResolver(enable_validation=True)

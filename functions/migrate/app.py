@@ -7,9 +7,9 @@ import json
 import urllib.request
 from typing import Any
 
-from timmy.api import logger
 from timmy.db.connection import open_connection
 from timmy.db.migrate import apply_migrations
+from timmy.observability import logger
 
 
 def migrate() -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from timmy.api import logger
+from timmy.observability import logger
 from timmy.payments import attach_task_token, expire_invoice
 
 

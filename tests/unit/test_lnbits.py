@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice, new_preimage
-from timmy.lightning.lnbits import LNbitsBackend, parse_webhook_body
+from timmy.lightning.lnbits import LNbitsBackend
 from timmy.lightning.types import (
     CreatedInvoice,
     InvalidInvoice,
@@ -25,6 +25,7 @@ from timmy.lightning.types import (
     PaymentFailed,
     PaymentResult,
 )
+from timmy.lightning.webhook import parse_webhook_body
 
 URL = "https://lnbits.example"
 INVOICE_KEY = "inv-0f1e2d3c4b5a69788796a5b4c3d2e1f0"

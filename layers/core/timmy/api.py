@@ -7,22 +7,16 @@ that turns them (and request validation failures) into ``{"error": {"code", "mes
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from timmy.errors import TimmyError
-
-logger = Logger(service="timmy")
-metrics = Metrics(namespace="Timmy", service="timmy")
-
-_std_logger = logging.getLogger(__name__)
+from timmy.observability import logger, metrics
 
 
 class ErrorBody(BaseModel):

@@ -17,7 +17,6 @@ LNbits' bodies are never passed to callers: every error message here is our own.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ log = logging.getLogger(__name__)
 
 PAYMENTS_PATH: Final = "/api/v1/payments"
 LNBITS_ERROR_STATUS: Final = 520  # LNbits' PaymentError / InvoiceError responses
-MAX_WEBHOOK_BYTES: Final = 256 * 1024
 _HEX64_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -247,35 +245,6 @@ class LNbitsBackend:
         if response.status_code >= 400:
             log.warning("LNbits %s %s answered HTTP %s", method, path, response.status_code)
         return response
-
-
-def parse_webhook_body(raw: str | bytes) -> str | None:
-    """The payment hash named by an LNbits payment webhook, or None; never raises.
-
-    LNbits posts ``json=payment.json()``: the body is a JSON *string* whose content is the
-    payment object, so it is decoded twice. A plain JSON object is accepted too. The hash is
-    only a hint: confirm it with :meth:`LNbitsBackend.check` before acting on it.
-    """
-    try:
-        if isinstance(raw, bytes):
-            if len(raw) > MAX_WEBHOOK_BYTES:
-                return None
-            raw = raw.decode("utf-8")
-        if not isinstance(raw, str) or len(raw) > MAX_WEBHOOK_BYTES:
-            return None
-        value: object = json.loads(raw)
-        if isinstance(value, str):
-            value = json.loads(value)
-        if not isinstance(value, dict):
-            return None
-        candidate = value.get("payment_hash")
-        if candidate is None and isinstance(value.get("details"), dict):
-            candidate = value["details"].get("payment_hash")
-        if isinstance(candidate, str) and _HEX64_RE.fullmatch(candidate):
-            return candidate.lower()
-        return None
-    except Exception:  # noqa: BLE001 - garbage in any shape is simply "no hint"
-        return None
 
 
 def _check_create_args(amount_sats: int, memo: str, expiry: int, webhook_url: str | None) -> None:
