@@ -69,6 +69,38 @@ def load_module(path: Path, unique_name: str) -> ModuleType:
     return module
 
 
+class ConnectionPool:
+    """Database connections of idle "warm containers".
+
+    Each in-process invocation runs on a short-lived thread (a gateway request, a workflow
+    step); it borrows a connection here, as a warm Lambda reuses its own, and gives it back, so
+    connections are neither opened per call nor left for the garbage collector.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def borrow(self) -> Any:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def give_back(self, conn: Any) -> None:
+        if conn is None:
+            return
+        with self._lock:
+            self._idle.append(conn)
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                conn.close()
+            except Exception:  # closing at shutdown: nothing left to do
+                logger.debug("closing a pooled connection failed", exc_info=True)
+
+
 class Functions:
     """The template's functions, imported lazily and invoked in-process."""
 
@@ -76,6 +108,7 @@ class Functions:
         self.specs = specs
         self._modules: dict[Path, ModuleType] = {}
         self._lock = threading.Lock()
+        self.connections = ConnectionPool()
 
     def handler(self, logical_id: str) -> Handler:
         spec = self.specs[logical_id]
@@ -95,9 +128,18 @@ class Functions:
         return name
 
     def invoke(self, name_or_arn: str, event: Any) -> Any:
+        from timmy.db.connection import attach_connection, detach_connection
+
         logical_id = self.resolve_name(name_or_arn)
         context = LambdaContext(logical_id, str(uuid.uuid4()))
-        return self.handler(logical_id)(event, context)
+        handler = self.handler(logical_id)
+        callers_connection = detach_connection()
+        attach_connection(self.connections.borrow())
+        try:
+            return handler(event, context)
+        finally:
+            self.connections.give_back(detach_connection())
+            attach_connection(callers_connection)
 
 
 class InProcessLambdaClient:
@@ -188,7 +230,10 @@ class LocalStack:
         self._uninstall_seam: Callable[[], None] | None = None
 
     def start(self) -> LocalStack:
+        from local import powertools_threads
+
         started = time.perf_counter()
+        powertools_threads.install()
         url = (
             self.database_url
             or os.environ.get("DATABASE_URL")
@@ -202,6 +247,7 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        self.functions.connections.close_all()
         if self._uninstall_seam is not None:
             self._uninstall_seam()
         if self._mock is not None:
@@ -259,12 +305,14 @@ class LocalStack:
     def _migrate(self) -> None:
         from timmy.db.connection import open_connection
         from timmy.db.migrate import apply_migrations
+        from timmy.freetier import seed_pool
 
         conn = open_connection()
         try:
             apply_migrations(conn)
         finally:
             conn.close()
+        seed_pool()  # first boot
 
     # -- HTTP ----------------------------------------------------------------------------
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:

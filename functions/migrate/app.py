@@ -9,15 +9,18 @@ from typing import Any
 
 from timmy.db.connection import open_connection
 from timmy.db.migrate import apply_migrations
+from timmy.freetier import seed_pool
 from timmy.observability import logger
 
 
 def migrate() -> list[str]:
     conn = open_connection()
     try:
-        return apply_migrations(conn)
+        applied = apply_migrations(conn)
     finally:
         conn.close()
+    seed_pool()  # the generosity pool's first boot; never re-seeded
+    return applied
 
 
 def _send_cfn_response(event: dict[str, Any], context: Any, status: str, reason: str) -> None:

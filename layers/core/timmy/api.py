@@ -12,7 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel
 
 from timmy.errors import TimmyError
@@ -70,6 +73,12 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
         details = _validation_details(exc)
         fields = ", ".join(d["field"] for d in details) or "request"
         return error_response(400, "invalid_request", f"Invalid request: {fields}.", details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_exc: RequestUnsupportedContentType) -> Response:
+        return error_response(
+            415, "unsupported_media_type", "Send the request body as application/json."
+        )
 
     @app.exception_handler(TimmyError)
     def _domain(exc: TimmyError) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from typing import Any
 
 from timmy.settings import core
@@ -13,11 +14,17 @@ class TaskGone(Exception):
     """The task token no longer names a waiting task (timed out, finished, or invalid)."""
 
 
+_client_lock = threading.Lock()
+
+
 @functools.cache
 def _client() -> Any:
     import boto3  # imported lazily: most handlers never touch Step Functions
 
-    return boto3.client("stepfunctions", region_name=core().aws_region)
+    # boto3's default session is not safe to build clients from on several threads at once
+    # (the local stack serves requests from many): a session of our own, built under a lock.
+    with _client_lock:
+        return boto3.session.Session().client("stepfunctions", region_name=core().aws_region)
 
 
 def reset_client() -> None:

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 # Purpose → "module:function" run inside the flip transaction as fn(tx, invoice_row).
 # Resolved lazily so that importing payments stays cheap for every handler.
 ON_PAID_HANDLERS: dict[str, str] = {}
+ON_PAID_HANDLERS["session_deposit"] = "timmy.sessions.payments:on_deposit_paid"
+ON_PAID_HANDLERS["session_topup"] = "timmy.sessions.payments:on_topup_paid"
+ON_PAID_HANDLERS["job"] = "timmy.jobs.workflow:on_invoice_paid"
+ON_PAID_HANDLERS["bootstrap"] = "timmy.bootstrap.service:on_invoice_paid"
 
 
 class Confirmation(enum.StrEnum):

@@ -77,6 +77,11 @@ def validate_request_text(text: str) -> str:
         raise InvalidRequestText(
             "request must be valid Unicode text.", code="invalid_request_text"
         ) from None
+    if "\x00" in text:
+        # PostgreSQL text cannot store NUL: without this check storing the request is a 500.
+        raise InvalidRequestText(
+            "request must not contain NUL characters.", code="invalid_request_text"
+        )
     limit = pricing_settings().max_request_chars
     if len(text) > limit:
         raise InvalidRequestText(

@@ -6,6 +6,7 @@ container" there; the local stack serves requests from several threads and each 
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import threading
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
+from pg8000.native import to_statement
 
 from timmy.settings import CoreSettings, core
 
@@ -44,6 +46,9 @@ def _kwargs_from_url(url: str) -> dict[str, Any]:
         kwargs["password"] = unquote(parsed.password)
     socket_dir = query.get("host", [""])[0]
     port = parsed.port or 5432
+    # pg8000's default (None) tries unverified TLS and silently falls back to plaintext:
+    # always say which one is meant.
+    kwargs["ssl_context"] = False
     if socket_dir.startswith("/"):
         # A Unix socket directory, as the embedded pgserver hands out.
         kwargs["unix_sock"] = f"{socket_dir}/.s.PGSQL.{port}"
@@ -64,7 +69,7 @@ def _aws_kwargs(settings: CoreSettings) -> dict[str, Any]:
         "user": settings.db_user,
         # RDS Proxy presents an ACM certificate, trusted by the default CA store; verifying
         # it stops pg8000's default of silently falling back to an unverified channel.
-        "ssl_context": ssl.create_default_context() if settings.db_ssl else None,
+        "ssl_context": ssl.create_default_context() if settings.db_ssl else False,
     }
     if settings.db_iam_auth:
         import boto3  # only the AWS path needs it
@@ -89,19 +94,59 @@ def open_connection(settings: CoreSettings | None = None) -> pg8000.native.Conne
     return pg8000.native.Connection(**connect_kwargs(settings or core()), timeout=30)
 
 
+class _ThreadConnection:
+    """Holds a thread's connection and closes it when the thread ends.
+
+    pg8000 connections sit in reference cycles, so without this a finished thread's
+    connection stays open until the cyclic garbage collector happens to run. This holder has
+    no cycles: thread-local storage drops it at thread exit and it closes the connection.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self) -> None:
+        self.conn: pg8000.native.Connection | None = None
+
+    def __del__(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                logger.debug("closing a finished thread's connection failed", exc_info=True)
+
+
+def _holder() -> _ThreadConnection:
+    holder: _ThreadConnection | None = getattr(_local, "holder", None)
+    if holder is None:
+        holder = _ThreadConnection()
+        _local.holder = holder
+    return holder
+
+
 def get_connection() -> pg8000.native.Connection:
     """This thread's connection, opened on first use."""
-    conn: pg8000.native.Connection | None = getattr(_local, "conn", None)
-    if conn is None:
-        conn = open_connection()
-        _local.conn = conn
+    holder = _holder()
+    if holder.conn is None:
+        holder.conn = open_connection()
+    return holder.conn
+
+
+def detach_connection() -> pg8000.native.Connection | None:
+    """Take this thread's connection away from it (the local stack pools them)."""
+    holder = _holder()
+    conn, holder.conn = holder.conn, None
     return conn
+
+
+def attach_connection(conn: pg8000.native.Connection | None) -> None:
+    """Give this thread a connection, as a warm container would still hold one."""
+    _holder().conn = conn
 
 
 def reset_connection() -> None:
     """Drop this thread's connection (after a network error, or in tests)."""
-    conn = getattr(_local, "conn", None)
-    _local.conn = None
+    conn = detach_connection()
     if conn is not None:
         try:
             conn.close()
@@ -116,6 +161,22 @@ def _rows(conn: pg8000.native.Connection, result: list[list[Any]] | None) -> lis
     return [dict(zip(names, r, strict=True)) for r in result]
 
 
+@functools.lru_cache(maxsize=512)
+def _statement(sql: str) -> tuple[str, Any]:
+    # pg8000 rewrites ``:name`` placeholders by scanning the text in Python on every run; for
+    # our longer statements that cost more than the query. The rewrite depends only on the
+    # text, so it is done once per statement.
+    return to_statement(sql)
+
+
+def _run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> list[list[Any]]:
+    if not params:
+        return conn.run(sql)
+    statement, make_vals = _statement(sql)
+    conn._context = conn.execute_unnamed(statement, make_vals(params))
+    return conn._context.rows
+
+
 class Db:
     """A thin query API over one connection: named parameters (``:name``), dict rows."""
 
@@ -123,19 +184,27 @@ class Db:
         self.conn = conn
 
     def all(self, sql: str, **params: Any) -> list[Row]:
-        return _rows(self.conn, self.conn.run(sql, **params))
+        return _rows(self.conn, _run(self.conn, sql, params))
 
     def one(self, sql: str, **params: Any) -> Row | None:
         rows = self.all(sql, **params)
         return rows[0] if rows else None
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        result = self.conn.run(sql, **params)
+        result = _run(self.conn, sql, params)
         return result[0][0] if result else None
 
     def execute(self, sql: str, **params: Any) -> int:
-        self.conn.run(sql, **params)
+        _run(self.conn, sql, params)
         return int(self.conn.row_count)
+
+
+class NestedTransactionError(RuntimeError):
+    """A transaction was opened inside another on the same connection.
+
+    Connections are per thread, so the inner BEGIN/COMMIT would silently commit the outer
+    transaction half-way. Pass the open ``Db`` down instead.
+    """
 
 
 @contextmanager
@@ -145,6 +214,8 @@ def transaction() -> Iterator[Db]:
     A connection found broken when the transaction starts is replaced once, so a warm Lambda
     whose connection was closed by the proxy recovers by itself.
     """
+    if getattr(_local, "in_transaction", False):
+        raise NestedTransactionError("a transaction is already open on this thread")
     try:
         conn = get_connection()
         conn.run("BEGIN")
@@ -152,6 +223,7 @@ def transaction() -> Iterator[Db]:
         reset_connection()
         conn = get_connection()
         conn.run("BEGIN")
+    _local.in_transaction = True
     try:
         yield Db(conn)
     except BaseException:
@@ -162,6 +234,12 @@ def transaction() -> Iterator[Db]:
         raise
     else:
         conn.run("COMMIT")
+    finally:
+        _local.in_transaction = False
+
+
+def in_transaction() -> bool:
+    return bool(getattr(_local, "in_transaction", False))
 
 
 def db() -> Db:

@@ -1,0 +1,115 @@
+"""GET /api/estimate?request=… and POST /api/estimate: a cost estimate that changes nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
+
+from timmy.api import header, install_error_handlers, make_handler
+from timmy.errors import BadRequest
+from timmy.freetier.estimate import Estimate, estimate
+from timmy.identity import resolve_token
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class EstimateRequest(BaseModel):
+    request: str = Field(description="The text Timmy would work on.")
+    nostr_token: str | None = Field(default=None, description="Alternative to X-Nostr-Token.")
+
+
+class TokenEstimate(BaseModel):
+    input: int
+    output: int
+
+
+class FreeTierAnswer(BaseModel):
+    serve: Literal["free", "partial", "gate"]
+    absorb_sats: int
+    charge_sats: int
+
+
+class IdentityEstimate(BaseModel):
+    trust_tier: str
+    free_tier: FreeTierAnswer
+
+
+class PoolSnapshot(BaseModel):
+    balance_sats: int
+    daily_budgets: dict[str, int]
+
+
+class EstimateResponse(BaseModel):
+    model: str
+    estimated_sats: int = Field(description="Estimated work price in sats (rounded up).")
+    eval_fee_sats: int
+    btc_price_usd: float
+    token_estimate: TokenEstimate
+    trust_tier: str
+    identity: IdentityEstimate | None = Field(
+        description="Present when a valid nostr token is given: the free-tier dry run."
+    )
+    pool: PoolSnapshot
+
+
+ERRORS = {
+    400: {"description": "Empty or over-long request"},
+    401: {"description": "A nostr token was given but is invalid or expired"},
+}
+
+
+def _caller(body_token: str | None) -> str | None:
+    header_token = header(app, "x-nostr-token")
+    if header_token and body_token and header_token != body_token:
+        raise BadRequest("X-Nostr-Token and nostr_token differ.", code="conflicting_tokens")
+    return resolve_token(header_token or body_token)
+
+
+def _shape(result: Estimate) -> EstimateResponse:
+    identity = None
+    if result.free_tier is not None:
+        decision = result.free_tier
+        identity = IdentityEstimate(
+            trust_tier=result.trust_tier,
+            free_tier=FreeTierAnswer(
+                serve=decision.serve,
+                absorb_sats=decision.absorb_sats,
+                charge_sats=decision.charge_sats,
+            ),
+        )
+    return EstimateResponse(
+        model=result.model,
+        estimated_sats=result.estimated_sats,
+        eval_fee_sats=result.eval_fee_sats,
+        btc_price_usd=float(result.btc_price_usd),
+        token_estimate=TokenEstimate(input=result.input_tokens, output=result.output_tokens),
+        trust_tier=result.trust_tier,
+        identity=identity,
+        pool=PoolSnapshot(
+            balance_sats=result.pool.balance_sats, daily_budgets=result.pool.daily_budgets
+        ),
+    )
+
+
+@app.get("/api/estimate", summary="Estimate a request's cost", tags=["estimate"], responses=ERRORS)
+def estimate_get(
+    request: Annotated[str, Query(description="The request text")],
+) -> EstimateResponse:
+    return _shape(estimate(request, _caller(None)))
+
+
+@app.post(
+    "/api/estimate",
+    summary="Estimate a long request's cost",
+    tags=["estimate"],
+    responses=ERRORS,
+)
+def estimate_post(body: EstimateRequest) -> EstimateResponse:
+    return _shape(estimate(body.request, _caller(body.nostr_token)))
+
+
+handler = make_handler(app)

@@ -1,0 +1,29 @@
+"""GET /api/identity/me"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from timmy.api import header, install_error_handlers, make_handler
+from timmy.identity import profile
+from timmy.identity.login import caller_pubkey
+from timmy.identity.views import ProfileOut, documented_responses
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+@app.get(
+    "/api/identity/me",
+    summary="The trust profile of the X-Nostr-Token holder",
+    tags=["identity"],
+    responses=documented_responses(
+        "The caller's trust profile (decay applied).",
+        e401="missing_token, invalid_token or token_expired.",
+    ),
+)
+def me() -> ProfileOut:
+    return ProfileOut.of(profile(caller_pubkey(header(app, "x-nostr-token"))))
+
+
+handler = make_handler(app)

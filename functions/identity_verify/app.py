@@ -1,0 +1,78 @@
+"""POST /api/identity/verify"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, Field
+
+from timmy.api import header, install_error_handlers, make_handler
+from timmy.identity.login import log_in, public_request_url
+from timmy.identity.views import LoginOut, documented_responses
+from timmy.nostr.events import Hex32, NostrEvent
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class VerifyRequest(BaseModel):
+    event: NostrEvent | None = Field(
+        default=None,
+        description="A signed NIP-01 event whose content is a nonce from /identity/challenge."
+        " Omit it to authenticate with a NIP-98 'Authorization: Nostr …' header instead.",
+    )
+    pubkey: Hex32 | None = Field(
+        default=None, description="Optional; when given it must equal the signer's pubkey."
+    )
+
+
+@app.post(
+    "/api/identity/verify",
+    summary="Prove control of a Nostr key and get a nostr_token",
+    description=(
+        "Either a signed challenge in the body, or a NIP-98 header (kind 27235 with u, method"
+        " and, when a body is sent, payload tags) with no body event. The token is returned in"
+        " the body and in the X-Nostr-Token response header."
+    ),
+    tags=["identity"],
+    responses=documented_responses(
+        "A nostr_token for the proven pubkey, with its trust profile.",
+        e400="invalid_request, malformed_event or conflicting_credentials.",
+        e401="missing_credentials, invalid_event_id, invalid_signature, stale_event,"
+        " unknown_nonce, nonce_expired, nonce_used, pubkey_mismatch; for NIP-98 also"
+        " invalid_auth_header, wrong_kind, url_mismatch, method_mismatch, payload_mismatch,"
+        " replayed_event.",
+    ),
+)
+def verify(request: Annotated[VerifyRequest | None, Body()] = None) -> Response[LoginOut]:
+    current = app.current_event
+    raw_body = current.body or ""
+    body = base64.b64decode(raw_body) if current.is_base64_encoded else raw_body.encode("utf-8")
+    login = log_in(
+        event=request.event if request else None,
+        claimed_pubkey=request.pubkey if request else None,
+        authorization=header(app, "authorization"),
+        request_url=_request_url(),
+        method=current.request_context.http.method,
+        body=body,
+    )
+    out = LoginOut.of(login)
+    # The token also travels as a header (CORS exposes X-Nostr-Token) for clients that keep
+    # credentials out of JSON bodies.
+    return Response(200, "application/json", out, headers={"X-Nostr-Token": out.nostr_token})
+
+
+def _request_url() -> str:
+    current = app.current_event
+    return public_request_url(
+        domain_name=current.request_context.domain_name,
+        forwarded_proto=header(app, "x-forwarded-proto"),
+        raw_path=current.raw_path,
+        raw_query=current.raw_query_string,
+    )
+
+
+handler = make_handler(app)

@@ -1,0 +1,33 @@
+"""GET /api/jobs/{job_id}"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from timmy.api import install_error_handlers, make_handler
+from timmy.jobs.service import get_job
+from timmy.jobs.views import JobView, error_doc, ok_doc
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+@app.get(
+    "/api/jobs/<job_id>",
+    summary="A job, as its state allows",
+    description=(
+        "Invoices while a payment is awaited (polling checks the invoice with the Lightning"
+        " backend and moves the job on when it is paid), reason when rejected, result and"
+        " costs when complete, error when failed, refundable_sats and refunded once ended."
+    ),
+    tags=["jobs"],
+    responses={
+        200: ok_doc("The job.", JobView),
+        404: error_doc("job_not_found (also for an id that is not a UUID)."),
+    },
+)
+def get(job_id: str) -> JobView:
+    return get_job(job_id)
+
+
+handler = make_handler(app)

@@ -1,0 +1,53 @@
+"""POST /api/sessions: open a session; the deposit invoice comes back."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel, Field, StrictInt
+
+from timmy.api import header, install_error_handlers, make_handler
+from timmy.sessions.service import create_session
+from timmy.sessions.views import SessionCreated, error_doc, ok_doc
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class CreateSessionBody(BaseModel):
+    amount_sats: StrictInt = Field(
+        description="Deposit in whole sats, from SESSION_MIN_DEPOSIT_SATS to"
+        " SESSION_MAX_DEPOSIT_SATS"
+    )
+    nostr_token: str | None = Field(
+        default=None, description="Optional identity token (or header X-Nostr-Token)"
+    )
+
+
+@app.post(
+    "/api/sessions",
+    summary="Open a pre-funded session",
+    description=(
+        "Returns the deposit invoice. Poll GET /api/sessions/{session_id}: once the deposit is"
+        " paid the session is active and the response carries its macaroon."
+    ),
+    tags=["sessions"],
+    status_code=201,
+    responses={
+        201: ok_doc("Session created, awaiting its deposit", SessionCreated),
+        400: error_doc(
+            "amount_sats missing, not an integer or out of bounds (amount_out_of_range);"
+            " X-Nostr-Token and nostr_token differ (conflicting_tokens)"
+        ),
+        401: error_doc("A Nostr token was given but is invalid or expired"),
+        503: error_doc("The Lightning backend is unreachable; nothing was created"),
+    },
+)
+def open_session(body: CreateSessionBody) -> SessionCreated:
+    return create_session(
+        body.amount_sats,
+        header_token=header(app, "x-nostr-token"),
+        body_token=body.nostr_token,
+    )
+
+
+handler = make_handler(app)

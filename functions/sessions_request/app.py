@@ -1,0 +1,52 @@
+"""POST /api/sessions/{session_id}/request: do work paid from the session's balance."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel, Field
+
+from timmy.api import header, install_error_handlers, make_handler
+from timmy.sessions.requests import run_request
+from timmy.sessions.views import SessionRequestResult, error_doc, ok_doc
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class SessionRequestBody(BaseModel):
+    request: str = Field(description="What Timmy should do")
+
+
+@app.post(
+    "/api/sessions/<session_id>/request",
+    summary="Run a request on a session's balance",
+    description=(
+        "Needs `Authorization: Bearer <macaroon>`. The request's estimate is held from the"
+        " balance, the work runs (its output capped at the estimated tokens), and only the"
+        " cost of the real usage is debited; the rest is returned at once. A failed AI call"
+        " debits nothing."
+    ),
+    tags=["sessions"],
+    responses={
+        200: ok_doc("The work's result and what it cost", SessionRequestResult),
+        400: error_doc("Empty or too long request text"),
+        401: error_doc(
+            "Macaroon missing (missing_macaroon), undecodable or forged (invalid_macaroon)"
+            " or expired (macaroon_expired)"
+        ),
+        402: error_doc(
+            "Deposit not paid yet (session_not_paid), or the balance cannot cover the"
+            " request's estimate (insufficient_balance); nothing is debited"
+        ),
+        403: error_doc("The macaroon belongs to another session (macaroon_wrong_session)"),
+        404: error_doc("No session has this id (malformed ids included)"),
+        409: error_doc("The session has expired (session_expired)"),
+        502: error_doc("The AI provider failed (ai_failed); nothing was debited"),
+        503: error_doc("The AI provider is unavailable (ai_unavailable); nothing was debited"),
+    },
+)
+def session_request(session_id: str, body: SessionRequestBody) -> SessionRequestResult:
+    return run_request(session_id, header(app, "authorization"), body.request)
+
+
+handler = make_handler(app)

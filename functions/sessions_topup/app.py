@@ -1,0 +1,64 @@
+"""POST /api/sessions/{session_id}/topup: an invoice that refills the session's balance."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import BaseModel, Field, StrictInt
+
+from timmy.api import install_error_handlers, json_response, make_handler
+from timmy.sessions.errors import TopupPending
+from timmy.sessions.service import create_topup
+from timmy.sessions.views import (
+    SessionConflictError,
+    SessionTopup,
+    SessionTopupConflict,
+    error_doc,
+    ok_doc,
+)
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class SessionTopupBody(BaseModel):
+    amount_sats: StrictInt = Field(description="Top-up in whole sats, within the deposit bounds")
+
+
+@app.exception_handler(TopupPending)
+def _topup_pending(error: TopupPending) -> Response:
+    body = SessionTopupConflict(
+        error=SessionConflictError(code=error.code, message=error.message),
+        invoice=error.invoice,
+    )
+    return json_response(409, body)
+
+
+@app.post(
+    "/api/sessions/<session_id>/topup",
+    summary="Top up a session",
+    description=(
+        "One top-up at a time: while one is pending (unpaid and unexpired) the answer is 409"
+        " topup_pending with that invoice beside the error. Paying it credits the balance"
+        " exactly once and a paused session becomes active again. No macaroon is needed:"
+        " anyone who knows the session id may pay into it."
+    ),
+    tags=["sessions"],
+    status_code=201,
+    responses={
+        201: ok_doc("Top-up invoice issued", SessionTopup),
+        400: error_doc("amount_sats missing, not an integer or out of bounds"),
+        404: error_doc("No session has this id (malformed ids included)"),
+        409: ok_doc(
+            "A top-up is pending (topup_pending, with its invoice beside the error), the"
+            " deposit is not paid yet (deposit_pending) or the session has expired"
+            " (session_expired)",
+            SessionTopupConflict,
+        ),
+        503: error_doc("The Lightning backend is unreachable; nothing was issued"),
+    },
+)
+def topup_session(session_id: str, body: SessionTopupBody) -> SessionTopup:
+    return create_topup(session_id, body.amount_sats)
+
+
+handler = make_handler(app)

@@ -1,0 +1,247 @@
+"""Data access for Nostr identities, login challenges and used NIP-98 events.
+
+Trust arithmetic happens in SQL, in one statement per change, so concurrent writers never
+lose an update: each ``UPDATE`` reads the row's latest committed version under its row lock.
+The lazy decay is the same expression everywhere (``_decayed_score``): the score multiplied by
+``keep`` once per whole decay period elapsed since ``GREATEST(last_seen, decayed_through)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from timmy.db.connection import Db, Row
+
+_COLUMNS = (
+    "pubkey, trust_score, tier, interaction_count, success_count, failure_count,"
+    " sats_absorbed_today, absorbed_reset_at, last_seen, decayed_through, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class TrustRules:
+    """The numbers the SQL needs: tier thresholds and the decay period and factor."""
+
+    established: int
+    trusted: int
+    elite: int
+    decay_period_seconds: int
+    decay_keep: Decimal  # fraction of the score kept per period, 0..1
+
+    def tier_for(self, score: int) -> str:
+        if score >= self.elite:
+            return "elite"
+        if score >= self.trusted:
+            return "trusted"
+        if score >= self.established:
+            return "established"
+        return "new"
+
+
+_T = "nostr_identities"
+# Whole decay periods elapsed since the last sighting (or the end of the last decay charged),
+# and the score after charging them; see the SQL functions in migration 0002.
+_PERIODS = (
+    f"trust_decay_periods(GREATEST({_T}.last_seen, {_T}.decayed_through),"
+    " CAST(:now AS timestamptz), CAST(:period AS integer))"
+)
+_DECAYED_SCORE = f"trust_decayed_score({_T}.trust_score, {_PERIODS}, CAST(:keep AS numeric))"
+
+
+def _tier_sql(score_sql: str) -> str:
+    return (
+        f"trust_tier({score_sql}, CAST(:established AS integer), CAST(:trusted AS integer),"
+        " CAST(:elite AS integer))"
+    )
+
+
+def _rule_params(rules: TrustRules) -> dict[str, object]:
+    return {
+        "elite": rules.elite,
+        "trusted": rules.trusted,
+        "established": rules.established,
+        "period": rules.decay_period_seconds,
+        "keep": rules.decay_keep,
+    }
+
+
+def ensure(tx: Db, pubkey: str) -> None:
+    """Create the identity row if it is missing (takes no lock on an existing row)."""
+    tx.execute(
+        "INSERT INTO nostr_identities (pubkey) VALUES (:pk) ON CONFLICT (pubkey) DO NOTHING",
+        pk=pubkey,
+    )
+
+
+def get(tx: Db, pubkey: str) -> Row | None:
+    """The stored row as it is, without decay (see ``read_decayed``)."""
+    return tx.one(f"SELECT {_COLUMNS} FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
+
+
+def read_decayed(tx: Db, pubkey: str, *, now: datetime, rules: TrustRules) -> Row | None:
+    """The row with any pending decay applied and stored, and its tier brought up to date.
+
+    Writes only when something changes (a new whole period of absence, or thresholds that
+    moved since the tier was stored); ``last_seen`` is left alone: reading is not activity.
+    """
+    row = tx.one(
+        f"UPDATE nostr_identities SET"
+        f" trust_score = {_DECAYED_SCORE},"
+        f" tier = {_tier_sql(_DECAYED_SCORE)},"
+        f" decayed_through = CASE WHEN {_PERIODS} >= 1"
+        f"   THEN GREATEST(last_seen, decayed_through)"
+        f"        + {_PERIODS} * CAST(:period AS integer) * INTERVAL '1 second'"
+        f"   ELSE decayed_through END,"
+        f" updated_at = CAST(:now AS timestamptz)"
+        f" WHERE pubkey = :pk AND ({_PERIODS} >= 1 OR tier <> {_tier_sql('trust_score')})"
+        f" RETURNING {_COLUMNS}",
+        pk=pubkey,
+        now=now,
+        **_rule_params(rules),
+    )
+    return row if row is not None else get(tx, pubkey)
+
+
+# Creates the identity or, when it exists, charges its pending decay and then applies the
+# outcome — in one statement, under the row lock, so concurrent writers lose nothing.
+_NEW_SCORE = "GREATEST(0, CAST(:points AS integer))"
+_UPDATED_SCORE = f"GREATEST(0, {_DECAYED_SCORE} + CAST(:points AS integer))"
+_UPSERT_OUTCOME = (
+    "INSERT INTO nostr_identities (pubkey, trust_score, tier, success_count, failure_count,"
+    " interaction_count, last_seen, created_at, updated_at)"
+    f" SELECT CAST(:pk AS text), {_NEW_SCORE}, {_tier_sql(_NEW_SCORE)},"
+    " CAST(:successes AS integer), CAST(:failures AS integer), CAST(:interactions AS integer),"
+    " CAST(:now AS timestamptz), CAST(:now AS timestamptz), CAST(:now AS timestamptz) {source}"
+    " ON CONFLICT (pubkey) DO UPDATE SET"
+    f" trust_score = {_UPDATED_SCORE},"
+    f" tier = {_tier_sql(_UPDATED_SCORE)},"
+    f" success_count = {_T}.success_count + EXCLUDED.success_count,"
+    f" failure_count = {_T}.failure_count + EXCLUDED.failure_count,"
+    f" interaction_count = {_T}.interaction_count + EXCLUDED.interaction_count,"
+    f" last_seen = GREATEST({_T}.last_seen, EXCLUDED.last_seen),"
+    " updated_at = EXCLUDED.updated_at"
+    f" RETURNING {_COLUMNS}"
+)
+
+
+def _upsert_outcome(*, source: str) -> str:
+    """The upsert, its one proposed row selected ``source`` (e.g. "FROM consumed": no row when
+    the gate before it did nothing)."""
+    return _UPSERT_OUTCOME.replace("{source}", source)
+
+
+def _outcome_params(
+    pubkey: str, now: datetime, rules: TrustRules, points: int, successes: int, failures: int
+) -> dict[str, object]:
+    return {
+        "pk": pubkey,
+        "now": now,
+        "points": points,
+        "successes": successes,
+        "failures": failures,
+        "interactions": 1 if successes or failures else 0,
+        **_rule_params(rules),
+    }
+
+
+def record_outcome(
+    tx: Db,
+    pubkey: str,
+    *,
+    now: datetime,
+    rules: TrustRules,
+    points: int,
+    successes: int = 0,
+    failures: int = 0,
+) -> Row:
+    """Apply pending decay, add ``points`` (negative for failures; the score floors at 0),
+    count the interaction and mark the identity seen — creating it if needed.
+
+    ``successes == failures == 0`` with ``points == 0`` is a bare sighting (a login).
+    """
+    row = tx.one(
+        _upsert_outcome(source=""),
+        **_outcome_params(pubkey, now, rules, points, successes, failures),
+    )
+    assert row is not None  # an upsert always returns its row
+    return row
+
+
+# ---------------------------------------------------------------- login challenges
+
+
+def insert_challenge(tx: Db, nonce: str, *, expires_at: datetime) -> None:
+    tx.execute(
+        "INSERT INTO identity_challenges (nonce, expires_at) VALUES (:n, :exp)",
+        n=nonce,
+        exp=expires_at,
+    )
+
+
+def consume_challenge_and_sight(
+    tx: Db, nonce: str, *, pubkey: str, now: datetime, rules: TrustRules
+) -> Row | None:
+    """Use an unused, unexpired challenge and record the sighting of ``pubkey``.
+
+    Returns the identity row only for the one caller that used the challenge (None when it is
+    unknown, expired or already used: see ``get_challenge`` for which). One statement, one
+    round trip: the conditional UPDATE re-checks ``used_at`` under the row lock, so of two
+    concurrent callers exactly one gets a row.
+    """
+    return tx.one(
+        "WITH consumed AS (UPDATE identity_challenges SET used_at = CAST(:now AS timestamptz),"
+        " used_by = :pk WHERE nonce = :nonce AND used_at IS NULL"
+        " AND expires_at > CAST(:now AS timestamptz) RETURNING nonce) "
+        + _upsert_outcome(source="FROM consumed"),
+        nonce=nonce,
+        **_outcome_params(pubkey, now, rules, 0, 0, 0),
+    )
+
+
+def get_challenge(tx: Db, nonce: str) -> Row | None:
+    return tx.one(
+        "SELECT nonce, expires_at, used_at FROM identity_challenges WHERE nonce = :n", n=nonce
+    )
+
+
+def purge_challenges(tx: Db, *, expired_before: datetime, limit: int = 100) -> int:
+    """Delete a bounded batch of long-expired challenges (housekeeping on issue)."""
+    return tx.execute(
+        "DELETE FROM identity_challenges WHERE nonce IN (SELECT nonce FROM identity_challenges"
+        " WHERE expires_at < :before ORDER BY expires_at LIMIT CAST(:lim AS integer))",
+        before=expired_before,
+        lim=limit,
+    )
+
+
+# ---------------------------------------------------------------- NIP-98 replay protection
+
+
+def claim_auth_event_and_sight(
+    tx: Db, event_id: str, *, pubkey: str, forget_after: datetime, now: datetime, rules: TrustRules
+) -> Row | None:
+    """Remember a NIP-98 event id and record the sighting; None when the id was already used.
+
+    A concurrent duplicate waits on the first insert's unique-index entry and then does
+    nothing, so exactly one caller gets a row.
+    """
+    return tx.one(
+        "WITH claimed AS (INSERT INTO nostr_auth_events (event_id, pubkey, expires_at)"
+        " VALUES (:event_id, :pk, CAST(:forget_after AS timestamptz))"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+        + _upsert_outcome(source="FROM claimed"),
+        event_id=event_id,
+        forget_after=forget_after,
+        **_outcome_params(pubkey, now, rules, 0, 0, 0),
+    )
+
+
+def purge_auth_events(tx: Db, *, expired_before: datetime, limit: int = 100) -> int:
+    return tx.execute(
+        "DELETE FROM nostr_auth_events WHERE event_id IN (SELECT event_id FROM nostr_auth_events"
+        " WHERE expires_at < :before ORDER BY expires_at LIMIT CAST(:lim AS integer))",
+        before=expired_before,
+        lim=limit,
+    )

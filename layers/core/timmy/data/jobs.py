@@ -1,0 +1,261 @@
+"""Data access for the ``jobs`` aggregate. All SQL about jobs lives here.
+
+Every state change is one conditional ``UPDATE … WHERE <expected state> RETURNING``: it returns
+the row only to the one caller that made the change, so a workflow step that runs twice (Step
+Functions retries a step whose outcome it did not see) applies its change once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+from timmy.db.connection import Db, Row
+
+TERMINAL_STATES: Final = ("rejected", "complete", "failed", "expired")
+
+# The uuid id comes back as text (the later "id" column wins in the row dict).
+_RETURNING = "RETURNING *, id::text AS id"
+
+
+def insert(
+    tx: Db,
+    *,
+    job_id: str,
+    request: str,
+    nostr_pubkey: str | None,
+    eval_fee_sats: int,
+    eval_payment_hash: str,
+) -> Row:
+    row = tx.one(
+        "INSERT INTO jobs (id, request, nostr_pubkey, eval_fee_sats, eval_payment_hash)"
+        f" VALUES (:id, :request, :pubkey, :fee, :hash) {_RETURNING}",
+        id=job_id,
+        request=request,
+        pubkey=nostr_pubkey,
+        fee=eval_fee_sats,
+        hash=eval_payment_hash,
+    )
+    assert row is not None
+    return row
+
+
+def get(tx: Db, job_id: str, *, for_update: bool = False) -> Row | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return tx.one(f"SELECT *, id::text AS id FROM jobs WHERE id = :id{lock}", id=job_id)
+
+
+def set_execution_arn(tx: Db, job_id: str, execution_arn: str) -> None:
+    tx.execute(
+        "UPDATE jobs SET execution_arn = :arn, updated_at = now() WHERE id = :id",
+        id=job_id,
+        arn=execution_arn,
+    )
+
+
+def delete_unstarted(tx: Db, job_id: str) -> bool:
+    """Remove a job whose workflow never started (nothing was paid, nobody saw its invoice)."""
+    return (
+        tx.execute(
+            "DELETE FROM jobs WHERE id = :id AND execution_arn IS NULL"
+            " AND state = 'awaiting_eval_payment' AND eval_paid_sats = 0",
+            id=job_id,
+        )
+        == 1
+    )
+
+
+def record_payment(tx: Db, job_id: str, payment_hash: str, amount_sats: int) -> Row | None:
+    """Book a confirmed payment of one of the job's invoices and move the job on.
+
+    Runs in the invoice's pending → paid transaction, which happens once per invoice.
+    """
+    return tx.one(
+        "UPDATE jobs SET"
+        " eval_paid_sats = CASE WHEN eval_payment_hash = :h THEN :amount ELSE eval_paid_sats END,"
+        " work_paid_sats = CASE WHEN work_payment_hash = :h THEN :amount ELSE work_paid_sats END,"
+        " state = CASE"
+        "   WHEN eval_payment_hash = :h AND state = 'awaiting_eval_payment' THEN 'evaluating'"
+        "   WHEN work_payment_hash = :h AND state = 'awaiting_work_payment' THEN 'executing'"
+        "   ELSE state END,"
+        " updated_at = now()"
+        f" WHERE id = :id AND :h IN (eval_payment_hash, work_payment_hash) {_RETURNING}",
+        id=job_id,
+        h=payment_hash,
+        amount=amount_sats,
+    )
+
+
+def record_evaluation(
+    tx: Db,
+    job_id: str,
+    *,
+    accepted: bool,
+    reason: str,
+    input_tokens: int,
+    output_tokens: int,
+) -> Row | None:
+    """Store the verdict; a rejection ends the job (the eval fee paid for the evaluation)."""
+    return tx.one(
+        "UPDATE jobs SET eval_accepted = :accepted, reason = :reason,"
+        " eval_input_tokens = :inp, eval_output_tokens = :out,"
+        " state = CASE WHEN :accepted THEN state ELSE 'rejected' END,"
+        " finished_at = CASE WHEN :accepted THEN finished_at ELSE now() END,"
+        " updated_at = now()"
+        " WHERE id = :id AND state = 'evaluating' AND eval_accepted IS NULL"
+        f" {_RETURNING}",
+        id=job_id,
+        accepted=accepted,
+        reason=reason,
+        inp=input_tokens,
+        out=output_tokens,
+    )
+
+
+def record_work_invoice(
+    tx: Db,
+    job_id: str,
+    *,
+    model: str,
+    btc_price_usd: Decimal,
+    estimate_input_tokens: int,
+    estimate_output_tokens: int,
+    work_estimate_sats: int,
+    work_charge_sats: int,
+    work_payment_hash: str,
+) -> Row | None:
+    return tx.one(
+        "UPDATE jobs SET state = 'awaiting_work_payment', model = :model, btc_price_usd = :btc,"
+        " estimate_input_tokens = :est_in, estimate_output_tokens = :est_out,"
+        " work_estimate_sats = :estimate, work_charge_sats = :charge,"
+        " work_payment_hash = :h, updated_at = now()"
+        " WHERE id = :id AND state = 'evaluating' AND eval_accepted"
+        f" AND work_payment_hash IS NULL {_RETURNING}",
+        id=job_id,
+        model=model,
+        btc=btc_price_usd,
+        est_in=estimate_input_tokens,
+        est_out=estimate_output_tokens,
+        estimate=work_estimate_sats,
+        charge=work_charge_sats,
+        h=work_payment_hash,
+    )
+
+
+def record_result(
+    tx: Db, job_id: str, *, result: str, input_tokens: int, output_tokens: int
+) -> Row | None:
+    return tx.one(
+        "UPDATE jobs SET result = :result, input_tokens = :inp, output_tokens = :out,"
+        " updated_at = now()"
+        f" WHERE id = :id AND state = 'executing' AND result IS NULL {_RETURNING}",
+        id=job_id,
+        result=result,
+        inp=input_tokens,
+        out=output_tokens,
+    )
+
+
+def settle(tx: Db, job_id: str, *, actual_cost_sats: int, refundable_sats: int) -> Row | None:
+    return tx.one(
+        "UPDATE jobs SET state = 'complete', actual_cost_sats = :actual,"
+        " refundable_sats = :refundable, finished_at = now(), updated_at = now()"
+        " WHERE id = :id AND state = 'executing' AND result IS NOT NULL"
+        f" {_RETURNING}",
+        id=job_id,
+        actual=actual_cost_sats,
+        refundable=refundable_sats,
+    )
+
+
+def expire(tx: Db, job_id: str) -> Row | None:
+    """An invoice went unpaid: the job ends. Nothing is owed back (an unpaid eval invoice took
+    nothing; an unpaid work invoice leaves the eval fee paying for the evaluation done)."""
+    return tx.one(
+        "UPDATE jobs SET state = 'expired', finished_at = now(), updated_at = now()"
+        " WHERE id = :id AND state IN ('awaiting_eval_payment', 'awaiting_work_payment')"
+        f" {_RETURNING}",
+        id=job_id,
+    )
+
+
+def fail(tx: Db, job_id: str, *, error_code: str, error_message: str) -> Row | None:
+    """End a job that could not be done; everything the caller paid for it is owed back."""
+    return tx.one(
+        "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :message,"
+        " refundable_sats = eval_paid_sats + work_paid_sats,"
+        " finished_at = now(), updated_at = now()"
+        " WHERE id = :id AND state NOT IN ('rejected', 'complete', 'failed', 'expired')"
+        f" {_RETURNING}",
+        id=job_id,
+        code=error_code,
+        message=error_message,
+    )
+
+
+def claim_trust_record(tx: Db, job_id: str) -> Row | None:
+    """The right to count a finished job in its caller's trust, granted once."""
+    return tx.one(
+        "UPDATE jobs SET trust_recorded_at = now()"
+        " WHERE id = :id AND trust_recorded_at IS NULL"
+        " AND state IN ('complete', 'rejected', 'failed')"
+        " RETURNING id::text AS id, state, nostr_pubkey",
+        id=job_id,
+    )
+
+
+def release_trust_record(tx: Db, job_id: str) -> None:
+    tx.execute("UPDATE jobs SET trust_recorded_at = NULL WHERE id = :id", id=job_id)
+
+
+def claim_refund(tx: Db, job_id: str, *, bolt11: str, payment_hash: str) -> Row | None:
+    """Mark the refund as being paid, before any money moves: only one caller gets the row."""
+    return tx.one(
+        "UPDATE jobs SET refund_state = 'pending', refund_bolt11 = :bolt11,"
+        " refund_payment_hash = :h, refund_attempted_at = now(), updated_at = now()"
+        " WHERE id = :id AND refund_state IS NULL AND refundable_sats > 0"
+        f" {_RETURNING}",
+        id=job_id,
+        bolt11=bolt11,
+        h=payment_hash,
+    )
+
+
+def reclaim_pending_refund(
+    tx: Db, job_id: str, *, payment_hash: str, stale_after_seconds: int
+) -> Row | None:
+    """Retry a refund whose payment outcome was unknown, for the very same invoice only, and
+    only once the previous attempt is old enough not to be running still."""
+    return tx.one(
+        "UPDATE jobs SET refund_attempted_at = now(), updated_at = now()"
+        " WHERE id = :id AND refund_state = 'pending' AND refund_payment_hash = :h"
+        " AND refund_attempted_at < now() - make_interval(secs => :stale)"
+        f" {_RETURNING}",
+        id=job_id,
+        h=payment_hash,
+        stale=stale_after_seconds,
+    )
+
+
+def mark_refund_sent(tx: Db, job_id: str, payment_hash: str) -> Row | None:
+    return tx.one(
+        "UPDATE jobs SET refund_state = 'sent', refunded_at = now(), updated_at = now()"
+        " WHERE id = :id AND refund_state = 'pending' AND refund_payment_hash = :h"
+        f" {_RETURNING}",
+        id=job_id,
+        h=payment_hash,
+    )
+
+
+def release_refund(tx: Db, job_id: str, payment_hash: str) -> bool:
+    """Undo a claim after the payment definitely failed, so the caller can try again."""
+    return (
+        tx.execute(
+            "UPDATE jobs SET refund_state = NULL, refund_bolt11 = NULL,"
+            " refund_payment_hash = NULL, refund_attempted_at = NULL, updated_at = now()"
+            " WHERE id = :id AND refund_state = 'pending' AND refund_payment_hash = :h",
+            id=job_id,
+            h=payment_hash,
+        )
+        == 1
+    )

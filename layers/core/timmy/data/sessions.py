@@ -1,0 +1,215 @@
+"""Data access for the ``sessions`` aggregate and its ``session_requests``.
+
+Every balance change is one conditional statement: a reservation only succeeds while the
+balance covers it (and the ``CHECK (balance_sats >= 0)`` backs that up), a settlement or a
+release only happens once per request (guarded by the request's state).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from timmy.db.connection import Db, Row
+
+# A paid session is alive while now() is before both deadlines; :idle is in seconds.
+_IDLE_DEADLINE = "s.last_activity_at + :idle * interval '1 second'"
+_ALIVE = f"(now() < s.lifetime_ends_at AND now() < {_IDLE_DEADLINE})"
+
+_COLUMNS = (
+    "s.id::text AS id, s.nostr_pubkey, s.deposit_sats, s.deposit_payment_hash,"
+    " s.pending_topup_hash, s.balance_sats, s.paid_at, s.lifetime_ends_at, s.last_activity_at,"
+    f" LEAST(s.lifetime_ends_at, {_IDLE_DEADLINE}) AS expires_at,"
+    f" (s.paid_at IS NOT NULL AND NOT {_ALIVE}) AS expired,"
+    " s.created_at, now() AS checked_at"
+)
+
+_REQUEST_COLUMNS = (
+    "id::text AS id, session_id::text AS session_id, state, model, btc_price_usd,"
+    " estimated_input_tokens, estimated_output_tokens, estimate_sats, reserved_sats,"
+    " input_tokens, output_tokens, cost_sats, charged_sats, absorbed_sats, error_code,"
+    " created_at, finished_at"
+)
+
+
+def insert(
+    tx: Db,
+    *,
+    session_id: str,
+    deposit_sats: int,
+    deposit_payment_hash: str,
+    nostr_pubkey: str | None,
+) -> None:
+    tx.execute(
+        "INSERT INTO sessions (id, nostr_pubkey, deposit_sats, deposit_payment_hash)"
+        " VALUES (:id, :pubkey, :deposit, :hash)",
+        id=session_id,
+        pubkey=nostr_pubkey,
+        deposit=deposit_sats,
+        hash=deposit_payment_hash,
+    )
+
+
+def get(tx: Db, session_id: str, *, idle_seconds: int, for_update: bool = False) -> Row | None:
+    """The session with its derived ``expires_at`` and ``expired`` (as of the database clock)."""
+    lock = " FOR UPDATE OF s" if for_update else ""
+    return tx.one(
+        f"SELECT {_COLUMNS} FROM sessions s WHERE s.id = :id{lock}",
+        id=session_id,
+        idle=idle_seconds,
+    )
+
+
+def credit_deposit(tx: Db, session_id: str, *, amount_sats: int, lifetime_seconds: int) -> bool:
+    """The deposit was paid: credit it and start the session's clocks. Once per session."""
+    return (
+        tx.execute(
+            "UPDATE sessions SET balance_sats = balance_sats + :amount, paid_at = now(),"
+            " lifetime_ends_at = now() + :lifetime * interval '1 second',"
+            " last_activity_at = now(), updated_at = now()"
+            " WHERE id = :id AND paid_at IS NULL",
+            id=session_id,
+            amount=amount_sats,
+            lifetime=lifetime_seconds,
+        )
+        == 1
+    )
+
+
+def credit_topup(
+    tx: Db, session_id: str, *, payment_hash: str, amount_sats: int, idle_seconds: int
+) -> bool:
+    """A top-up was paid: credit it and clear it as the pending one.
+
+    Paying counts as activity for a live session; an expired session is not revived (its
+    balance is credited all the same: the money was received).
+    """
+    return (
+        tx.execute(
+            "UPDATE sessions s SET balance_sats = s.balance_sats + :amount,"
+            " pending_topup_hash = CASE WHEN s.pending_topup_hash = :hash THEN NULL"
+            " ELSE s.pending_topup_hash END,"
+            f" last_activity_at = CASE WHEN {_ALIVE} THEN now() ELSE s.last_activity_at END,"
+            " updated_at = now()"
+            " WHERE s.id = :id AND s.paid_at IS NOT NULL",
+            id=session_id,
+            hash=payment_hash,
+            amount=amount_sats,
+            idle=idle_seconds,
+        )
+        == 1
+    )
+
+
+def set_pending_topup(tx: Db, session_id: str, payment_hash: str) -> None:
+    tx.execute(
+        "UPDATE sessions SET pending_topup_hash = :hash, updated_at = now() WHERE id = :id",
+        id=session_id,
+        hash=payment_hash,
+    )
+
+
+def reserve(tx: Db, session_id: str, *, amount_sats: int, idle_seconds: int) -> int | None:
+    """Take ``amount_sats`` from a paid, live session's balance if it covers them.
+
+    Returns the balance left, or None when nothing was taken (unpaid, expired or too poor).
+    Concurrent reservations serialize on the row; each sees the balance the previous left.
+    """
+    row = tx.one(
+        "UPDATE sessions s SET balance_sats = s.balance_sats - :amount,"
+        " last_activity_at = now(), updated_at = now()"
+        f" WHERE s.id = :id AND s.paid_at IS NOT NULL AND {_ALIVE}"
+        " AND s.balance_sats >= :amount RETURNING s.balance_sats",
+        id=session_id,
+        amount=amount_sats,
+        idle=idle_seconds,
+    )
+    return None if row is None else int(row["balance_sats"])
+
+
+def give_back(tx: Db, session_id: str, *, amount_sats: int) -> int:
+    """Return part of a reservation to the balance; the balance after it."""
+    row = tx.one(
+        "UPDATE sessions SET balance_sats = balance_sats + :amount, updated_at = now()"
+        " WHERE id = :id RETURNING balance_sats",
+        id=session_id,
+        amount=amount_sats,
+    )
+    assert row is not None
+    return int(row["balance_sats"])
+
+
+def balance(tx: Db, session_id: str) -> int:
+    return int(tx.scalar("SELECT balance_sats FROM sessions WHERE id = :id", id=session_id))
+
+
+# --- session_requests ----------------------------------------------------------------------
+
+
+def insert_request(
+    tx: Db,
+    *,
+    request_id: str,
+    session_id: str,
+    model: str,
+    btc_price_usd: Decimal,
+    estimated_input_tokens: int,
+    estimated_output_tokens: int,
+    estimate_sats: int,
+    reserved_sats: int,
+) -> None:
+    tx.execute(
+        "INSERT INTO session_requests (id, session_id, model, btc_price_usd,"
+        " estimated_input_tokens, estimated_output_tokens, estimate_sats, reserved_sats)"
+        " VALUES (:id, :sid, :model, :btc, :est_in, :est_out, :estimate, :reserved)",
+        id=request_id,
+        sid=session_id,
+        model=model,
+        btc=btc_price_usd,
+        est_in=estimated_input_tokens,
+        est_out=estimated_output_tokens,
+        estimate=estimate_sats,
+        reserved=reserved_sats,
+    )
+
+
+def complete_request(
+    tx: Db,
+    request_id: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost_sats: int,
+    charged_sats: int,
+    absorbed_sats: int,
+) -> Row | None:
+    """Settle a reserved request. Returns the row only for the one caller that settled it."""
+    return tx.one(
+        "UPDATE session_requests SET state = 'complete', input_tokens = :input,"
+        " output_tokens = :output, cost_sats = :cost, charged_sats = :charged,"
+        " absorbed_sats = :absorbed, finished_at = now()"
+        f" WHERE id = :id AND state = 'reserved' RETURNING {_REQUEST_COLUMNS}",
+        id=request_id,
+        input=input_tokens,
+        output=output_tokens,
+        cost=cost_sats,
+        charged=charged_sats,
+        absorbed=absorbed_sats,
+    )
+
+
+def fail_request(tx: Db, request_id: str, *, error_code: str) -> Row | None:
+    """Mark a reserved request failed. Returns the row only for the one caller that did it."""
+    return tx.one(
+        "UPDATE session_requests SET state = 'failed', error_code = :code, finished_at = now()"
+        f" WHERE id = :id AND state = 'reserved' RETURNING {_REQUEST_COLUMNS}",
+        id=request_id,
+        code=error_code,
+    )
+
+
+def requests_of(tx: Db, session_id: str) -> list[Row]:
+    return tx.all(
+        f"SELECT {_REQUEST_COLUMNS} FROM session_requests WHERE session_id = :sid"
+        " ORDER BY created_at, id",
+        sid=session_id,
+    )

@@ -1,0 +1,97 @@
+"""Identity settings: challenge and token lifetimes, event freshness, trust arithmetic."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Any, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from timmy.data.identities import TrustRules
+from timmy.errors import TimmyError
+from timmy.settings import EnvSettings, bool_from_env, load
+
+# Only ever used when DEV_MODE is on or the stage is "local" (see ``token_secret``).
+_DEV_SERVER_SECRET = b"timmy-dev-server-secret-not-for-production"
+_TOKEN_KEY_LABEL = b"timmy/nostr-token"
+
+
+class IdentityConfigurationError(TimmyError):
+    """The deployment is missing something identity needs (never the caller's fault)."""
+
+    status = 500
+    code = "configuration_error"
+
+
+class IdentitySettings(EnvSettings):
+    stage: str = "dev"
+    dev_mode: bool = False
+    server_secret: SecretStr = SecretStr("")
+
+    identity_challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    nostr_token_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    nostr_event_max_age_seconds: int = Field(default=300, ge=5, le=3600)
+    nostr_event_max_future_seconds: int = Field(default=60, ge=0, le=600)
+    nip98_window_seconds: int = Field(default=60, ge=5, le=600)
+
+    trust_threshold_established: int = Field(default=10, ge=1)
+    trust_threshold_trusted: int = Field(default=50, ge=1)
+    trust_threshold_elite: int = Field(default=200, ge=1)
+    trust_success_points: int = Field(default=5, ge=1, le=10_000)
+    trust_failure_points: int = Field(default=10, ge=1, le=10_000)
+    trust_decay_after_days: int = Field(default=30, ge=1, le=3650)
+    trust_decay_pct: Decimal = Field(default=Decimal(10), ge=0, le=100)
+
+    @field_validator("dev_mode", mode="before")
+    @classmethod
+    def _parse_bool(cls, value: Any) -> bool:
+        return bool_from_env(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not (
+            self.trust_threshold_established
+            < self.trust_threshold_trusted
+            < self.trust_threshold_elite
+        ):
+            raise ValueError(
+                "TRUST_THRESHOLD_ESTABLISHED < TRUST_THRESHOLD_TRUSTED < TRUST_THRESHOLD_ELITE"
+            )
+        if self.trust_failure_points <= self.trust_success_points:
+            raise ValueError("TRUST_FAILURE_POINTS must be bigger than TRUST_SUCCESS_POINTS")
+        return self
+
+    @property
+    def rules(self) -> TrustRules:
+        return TrustRules(
+            established=self.trust_threshold_established,
+            trusted=self.trust_threshold_trusted,
+            elite=self.trust_threshold_elite,
+            decay_period_seconds=self.trust_decay_after_days * 86_400,
+            decay_keep=(Decimal(100) - self.trust_decay_pct) / Decimal(100),
+        )
+
+    @property
+    def allows_dev_secret(self) -> bool:
+        return self.dev_mode or self.stage == "local"
+
+
+def settings() -> IdentitySettings:
+    return load(IdentitySettings)
+
+
+def token_secret(config: IdentitySettings | None = None) -> bytes:
+    """The nostr_token HMAC key, derived from SERVER_SECRET for this purpose only."""
+    config = config or settings()
+    server_secret = config.server_secret.get_secret_value().encode()
+    if not server_secret:
+        if not config.allows_dev_secret:
+            raise IdentityConfigurationError(
+                "SERVER_SECRET is not configured; identity tokens cannot be issued or checked."
+            )
+        server_secret = _DEV_SERVER_SECRET
+    elif len(server_secret) < 16:
+        raise IdentityConfigurationError("SERVER_SECRET must be at least 16 characters.")
+    return hmac.new(server_secret, _TOKEN_KEY_LABEL, hashlib.sha256).digest()

@@ -1,0 +1,20 @@
+"""Jobs: a caller pays a fixed fee for Timmy to evaluate a request, then pays the estimated
+work price, and gets the result; whatever was paid beyond the real cost is refundable.
+
+The lifecycle is driven by the job state machine (``shared/statemachines/job.asl.json``)::
+
+    awaiting_eval_payment ─paid→ evaluating ─reject→ rejected
+                                    └─accept→ awaiting_work_payment ─paid→ executing ─→ complete
+    awaiting_*_payment ─invoice not paid in time→ expired
+    any step failing for good ─→ failed (everything paid is refundable)
+
+The ``jobs`` row is the single source of truth (``timmy.data.jobs``); HTTP handlers use
+:mod:`timmy.jobs.service`, the workflow's Lambda steps use :mod:`timmy.jobs.workflow`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Purpose of both of a job's invoices in the platform's invoices table (owner_id = job id).
+INVOICE_PURPOSE: Final = "job"

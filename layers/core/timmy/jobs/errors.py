@@ -1,0 +1,64 @@
+"""The errors a job caller (or the job workflow) can meet, each with its status and code."""
+
+from __future__ import annotations
+
+from timmy.errors import BadRequest, Conflict, NotFound, TimmyError, UpstreamUnavailable
+
+
+class JobNotFound(NotFound):
+    """No job has this id (a malformed id included: it cannot name one either)."""
+
+    code = "job_not_found"
+
+
+class ConflictingTokens(BadRequest):
+    """``X-Nostr-Token`` and body ``nostr_token`` were both given and differ."""
+
+    code = "conflicting_tokens"
+
+
+class InvoiceAmountRequired(BadRequest):
+    code = "invoice_amount_required"
+
+
+class InvoiceExpired(BadRequest):
+    code = "invoice_expired"
+
+
+class OwnInvoice(BadRequest):
+    """The refund invoice is one Timmy issued: paying it would pay ourselves."""
+
+    code = "own_invoice"
+
+
+class RefundAmountMismatch(BadRequest):
+    code = "refund_amount_mismatch"
+
+
+class NothingRefundable(Conflict):
+    code = "nothing_refundable"
+
+
+class AlreadyRefunded(Conflict):
+    code = "already_refunded"
+
+
+class RefundInProgress(Conflict):
+    code = "refund_in_progress"
+
+
+class JobStateError(Conflict):
+    """A workflow step found the job in a state it cannot act on (never expected)."""
+
+    code = "job_state_conflict"
+
+
+class WorkflowUnavailable(UpstreamUnavailable):
+    code = "workflow_unavailable"
+
+
+class JobConfigurationError(TimmyError):
+    """The deployment lacks something jobs need (never the caller's fault)."""
+
+    status = 500
+    code = "configuration_error"

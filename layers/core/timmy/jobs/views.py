@@ -1,0 +1,180 @@
+"""The JSON shapes of jobs, shared by the job endpoints.
+
+A job shows what its state allows: its invoice while it waits for a payment, the ``reason``
+once rejected, the ``result`` once complete, the ``error`` once failed, and
+``refundable_sats`` / ``refunded`` once it has ended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from timmy.data import invoices
+from timmy.db.connection import Row
+
+JobState = Literal[
+    "awaiting_eval_payment",
+    "evaluating",
+    "rejected",
+    "awaiting_work_payment",
+    "executing",
+    "complete",
+    "failed",
+    "expired",
+]
+
+
+class InvoiceOut(BaseModel):
+    payment_request: str = Field(description="BOLT11 invoice to pay.")
+    payment_hash: str
+    amount_sats: int
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, row: Row) -> InvoiceOut:
+        return cls.model_validate(invoices.public_view(row))
+
+
+class JobCreated(BaseModel):
+    job_id: str
+    state: Literal["awaiting_eval_payment"]
+    eval_invoice: InvoiceOut = Field(
+        description="Pay this fixed fee to have the request evaluated."
+    )
+    trust_tier: str = Field(description="The caller's trust tier; anonymous without nostr_token.")
+
+
+class TokenCounts(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class JobCosts(BaseModel):
+    eval_fee_sats: int
+    eval_paid_sats: int
+    model: str | None = Field(description="The AI model priced and used (once priced).")
+    btc_price_usd: float | None = Field(description="BTC price the work was priced at.")
+    estimated_tokens: TokenCounts | None
+    work_estimate_sats: int | None = Field(description="Estimated cost of the work.")
+    work_charge_sats: int | None = Field(description="What the work invoice asks for.")
+    work_paid_sats: int
+    used_tokens: TokenCounts | None = Field(description="Real usage of the work (once done).")
+    actual_cost_sats: int | None = Field(description="Cost of the real usage (once complete).")
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class RefundOut(BaseModel):
+    state: Literal["pending", "sent"] = Field(
+        description="pending: being paid, or its outcome is not known yet; sent: paid out."
+    )
+    amount_sats: int
+    payment_hash: str
+
+
+class JobView(BaseModel):
+    job_id: str
+    state: JobState
+    trust_tier: str
+    eval_invoice: InvoiceOut | None = Field(description="While awaiting_eval_payment.")
+    work_invoice: InvoiceOut | None = Field(description="While awaiting_work_payment.")
+    reason: str | None = Field(description="Why the request was rejected (state rejected).")
+    result: str | None = Field(description="The work (state complete).")
+    error: JobError | None = Field(description="What went wrong (state failed).")
+    costs: JobCosts
+    refundable_sats: int | None = Field(
+        description="Owed back once the job has ended (complete: work paid minus actual cost;"
+        " failed: everything paid; rejected, expired: 0). Claim it with"
+        " POST /api/jobs/{job_id}/refund."
+    )
+    refunded: bool | None = Field(description="Whether the refund has been paid out.")
+    refund: RefundOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobRefunded(BaseModel):
+    job_id: str
+    refunded: bool
+    refund: RefundOut
+    trust_tier: str
+
+
+def _tokens(inp: int | None, out: int | None) -> TokenCounts | None:
+    if inp is None or out is None:
+        return None
+    return TokenCounts(input_tokens=int(inp), output_tokens=int(out))
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def costs_of(job: Row) -> JobCosts:
+    btc = job["btc_price_usd"]
+    return JobCosts(
+        eval_fee_sats=int(job["eval_fee_sats"]),
+        eval_paid_sats=int(job["eval_paid_sats"]),
+        model=job["model"],
+        btc_price_usd=None if btc is None else float(btc),
+        estimated_tokens=_tokens(job["estimate_input_tokens"], job["estimate_output_tokens"]),
+        work_estimate_sats=_optional_int(job["work_estimate_sats"]),
+        work_charge_sats=_optional_int(job["work_charge_sats"]),
+        work_paid_sats=int(job["work_paid_sats"]),
+        used_tokens=_tokens(job["input_tokens"], job["output_tokens"]),
+        actual_cost_sats=_optional_int(job["actual_cost_sats"]),
+    )
+
+
+def refund_of(job: Row) -> RefundOut | None:
+    if job["refund_state"] is None:
+        return None
+    return RefundOut(
+        state=job["refund_state"],
+        amount_sats=int(job["refundable_sats"]),
+        payment_hash=job["refund_payment_hash"],
+    )
+
+
+def job_view(job: Row, trust_tier: str, pending_invoice: Row | None = None) -> JobView:
+    """The caller's view of ``job``; ``pending_invoice`` is the invoice it waits on, if any."""
+    state = job["state"]
+    shown = InvoiceOut.of(pending_invoice) if pending_invoice is not None else None
+    ended = state in ("rejected", "complete", "failed", "expired")
+    error = None
+    if state == "failed":
+        error = JobError(code=job["error_code"] or "failed", message=job["error_message"] or "")
+    return JobView(
+        job_id=job["id"],
+        state=state,
+        trust_tier=trust_tier,
+        eval_invoice=shown if state == "awaiting_eval_payment" else None,
+        work_invoice=shown if state == "awaiting_work_payment" else None,
+        reason=job["reason"] if state == "rejected" else None,
+        result=job["result"] if state == "complete" else None,
+        error=error,
+        costs=costs_of(job),
+        refundable_sats=int(job["refundable_sats"]) if ended else None,
+        refunded=(job["refund_state"] == "sent") if ended else None,
+        refund=refund_of(job),
+        created_at=job["created_at"],
+        updated_at=job["updated_at"],
+    )
+
+
+def ok_doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAPI response entry with a body model (for a route's ``responses=``)."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def error_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry whose body is the error envelope (not the success model)."""
+    from timmy.api import ErrorEnvelope
+
+    return ok_doc(description, ErrorEnvelope)

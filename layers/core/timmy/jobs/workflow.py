@@ -1,0 +1,238 @@
+"""The job workflow's steps, one function per Lambda task, plus the on-paid hook.
+
+Step Functions may run a step more than once (a retry after an outcome it did not see), so
+every step is idempotent: it reads the job, returns the stored outcome when its work is
+already done, and otherwise applies its change with one conditional update
+(``timmy.data.jobs``). An exception's class name is the error the state machine sees
+(``RetryableAIError`` is retried with backoff; anything else ends in :func:`fail`).
+
+What is refundable (``refundable_sats``), decided once when the job ends:
+
+* ``complete``: work paid minus the actual cost of the real token usage (never negative, never
+  more than paid; the eval fee paid for the evaluation and is not refunded);
+* ``failed``: everything the caller paid for the job, eval fee and work payment alike: the
+  caller got nothing for it, whichever step failed;
+* ``rejected`` and ``expired``: nothing (the eval fee paid for the evaluation that was done;
+  an unpaid invoice took nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from timmy import ai, identity, payments, pricing, quote
+from timmy.ai import agent
+from timmy.data import invoices
+from timmy.data import jobs as data
+from timmy.db.connection import Db, Row, transaction
+from timmy.jobs import INVOICE_PURPOSE
+from timmy.jobs.charging import work_charge
+from timmy.jobs.errors import JobNotFound, JobStateError
+
+logger = logging.getLogger(__name__)
+
+# What a failure looks like to the caller: a public code and sentence per workflow error.
+# Anything unlisted is ours to fix and is shown as internal_error (details stay in the logs).
+_PUBLIC_FAILURES: Final = {
+    "PermanentAIError": ("ai_failed", "The AI provider could not process this request."),
+    "RetryableAIError": (
+        "ai_unavailable",
+        "The AI provider stayed unavailable after several attempts.",
+    ),
+    "LightningUnavailable": (
+        "lightning_unavailable",
+        "The Lightning backend was unavailable while pricing the work.",
+    ),
+    "UnknownModel": ("unknown_model", "The configured AI model has no price."),
+    "States.Timeout": ("timeout", "A step of the job took too long."),
+    "Sandbox.Timedout": ("timeout", "A step of the job took too long."),
+}
+_INTERNAL_FAILURE: Final = ("internal_error", "The job could not be completed.")
+# Postgres text cannot hold NUL; a model's output can.
+_NUL: Final = "\x00"
+
+
+def _load(tx: Db, job_id: str) -> Row:
+    job = data.get(tx, job_id)
+    if job is None:
+        raise JobNotFound(f"no job {job_id}")
+    return job
+
+
+def _read(job_id: str) -> Row:
+    with transaction() as tx:
+        return _load(tx, job_id)
+
+
+def _unexpected(job: Row, step: str) -> JobStateError:
+    return JobStateError(f"job {job['id']} is {job['state']}; {step} cannot run")
+
+
+# --------------------------------------------------------------------------- on-paid hook
+
+
+def on_invoice_paid(tx: Db, invoice: Row) -> None:
+    """Registered in ``timmy.payments.ON_PAID_HANDLERS``: runs inside the invoice's one
+    pending → paid transaction, so the money and the job's new state commit together."""
+    data.record_payment(
+        tx, str(invoice["owner_id"]), str(invoice["payment_hash"]), int(invoice["amount_sats"])
+    )
+
+
+# --------------------------------------------------------------------------------- steps
+
+
+def evaluate(job_id: str) -> bool:
+    """Ask the AI whether to take the paid-for request; a rejection ends the job."""
+    job = _read(job_id)
+    if job["eval_accepted"] is not None:
+        return bool(job["eval_accepted"])
+    if job["state"] != "evaluating":
+        raise _unexpected(job, "evaluate")
+    evaluation = agent.evaluate(ai.provider(), job["request"])
+    with transaction() as tx:
+        stored = data.record_evaluation(
+            tx,
+            job_id,
+            accepted=evaluation.accepted,
+            reason=evaluation.reason.replace(_NUL, ""),
+            input_tokens=evaluation.usage.input_tokens,
+            output_tokens=evaluation.usage.output_tokens,
+        ) or _load(tx, job_id)
+    if stored["eval_accepted"] is None:
+        raise _unexpected(stored, "evaluate")
+    return bool(stored["eval_accepted"])
+
+
+@dataclass(frozen=True, slots=True)
+class WorkInvoice:
+    payment_hash: str
+    charge_sats: int
+
+
+def price_work(job_id: str) -> WorkInvoice:
+    """Price the accepted request and issue the work invoice (once)."""
+    job = _read(job_id)
+    if job["work_payment_hash"] is not None:
+        return WorkInvoice(str(job["work_payment_hash"]), int(job["work_charge_sats"]))
+    if job["state"] != "evaluating" or not job["eval_accepted"]:
+        raise _unexpected(job, "price_work")
+    priced = quote.estimate(job["request"])
+    charge = work_charge(job, priced)
+    created = payments.request_invoice(charge.charge_sats, f"Timmy job {job_id}: work")
+    with transaction() as tx:
+        payments.record_invoice(tx, created, purpose=INVOICE_PURPOSE, owner_id=job_id)
+        stored = data.record_work_invoice(
+            tx,
+            job_id,
+            model=priced.model,
+            btc_price_usd=priced.estimate.btc_price_usd,
+            estimate_input_tokens=priced.estimate.tokens.input,
+            estimate_output_tokens=priced.estimate.tokens.output,
+            work_estimate_sats=charge.estimate_sats,
+            work_charge_sats=charge.charge_sats,
+            work_payment_hash=created.payment_hash,
+        )
+        if stored is None:  # rolls the invoice back with it
+            raise _unexpected(_load(tx, job_id), "price_work")
+    return WorkInvoice(created.payment_hash, charge.charge_sats)
+
+
+def execute(job_id: str) -> None:
+    """Do the paid-for work and store the result with its real token usage."""
+    job = _read(job_id)
+    if job["result"] is not None:
+        return
+    if job["state"] != "executing":
+        raise _unexpected(job, "execute")
+    # The priced output estimate caps the output: usage cannot run past what was paid for.
+    outcome = agent.work(ai.provider(), job["request"], int(job["estimate_output_tokens"]))
+    with transaction() as tx:
+        data.record_result(
+            tx,
+            job_id,
+            result=outcome.text.replace(_NUL, ""),
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    actual_cost_sats: int
+    refundable_sats: int
+
+
+def settle(job_id: str) -> Settlement:
+    """Price the real usage at the quoted BTC price; the overpayment becomes refundable."""
+    job = _read(job_id)
+    if job["state"] == "complete":
+        return Settlement(int(job["actual_cost_sats"]), int(job["refundable_sats"]))
+    if job["state"] != "executing" or job["result"] is None:
+        raise _unexpected(job, "settle")
+    actual = quote.actual(
+        int(job["input_tokens"]), int(job["output_tokens"]), job["model"], job["btc_price_usd"]
+    )
+    # Free-tier seam: with an absorbed part, refundable = paid - max(0, actual - absorbed).
+    owed = pricing.refundable(int(job["work_paid_sats"]), actual)
+    with transaction() as tx:
+        stored = data.settle(tx, job_id, actual_cost_sats=actual, refundable_sats=owed) or _load(
+            tx, job_id
+        )
+    if stored["state"] != "complete":
+        raise _unexpected(stored, "settle")
+    return Settlement(int(stored["actual_cost_sats"]), int(stored["refundable_sats"]))
+
+
+def expire(job_id: str) -> str:
+    """An invoice was not paid in time: the job ends as expired."""
+    with transaction() as tx:
+        stored = data.expire(tx, job_id) or _load(tx, job_id)
+    return str(stored["state"])
+
+
+def public_failure(error_name: str | None) -> tuple[str, str]:
+    """The code and sentence a caller sees for a workflow error name."""
+    return _PUBLIC_FAILURES.get(error_name or "", _INTERNAL_FAILURE)
+
+
+def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
+    """End the job as failed; everything paid for it becomes refundable.
+
+    The job's still-pending invoices are expired first (same transaction, invoices locked
+    before the job, as the on-paid hook does), so no payment can land on a failed job.
+    """
+    code, message = public_failure(error_name)
+    logger.warning(
+        "job failed",
+        extra={"job_id": job_id, "error": error_name, "cause": (cause or "")[:500]},
+    )
+    with transaction() as tx:
+        job = _load(tx, job_id)
+        for payment_hash in (job["eval_payment_hash"], job["work_payment_hash"]):
+            if payment_hash is not None:
+                invoices.mark_expired(tx, payment_hash)
+        return data.fail(tx, job_id, error_code=code, error_message=message) or _load(tx, job_id)
+
+
+def record_trust(job_id: str) -> bool:
+    """Count the finished job in its caller's trust, once: complete is a success, rejected and
+    failed are failures. True when an identity's score was updated by this call."""
+    with transaction() as tx:
+        claim = data.claim_trust_record(tx, job_id)
+        if claim is None:
+            _load(tx, job_id)  # an unknown job is an error, a recorded one is not
+            return False
+    pubkey = claim["nostr_pubkey"]
+    try:
+        if claim["state"] == "complete":
+            identity.record_success(pubkey)
+        else:
+            identity.record_failure(pubkey)
+    except Exception:
+        with transaction() as tx:
+            data.release_trust_record(tx, job_id)
+        raise
+    return pubkey is not None

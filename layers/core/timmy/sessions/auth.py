@@ -1,0 +1,68 @@
+"""Session macaroons wired to configuration: the key, the bearer header, and verification."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from timmy import macaroons
+from timmy.sessions.errors import MissingMacaroon, SessionConfigurationError
+from timmy.sessions.settings import SessionSettings, session_settings
+
+# Only ever used when DEV_MODE is on or the stage is "local" (see ``macaroon_secret``).
+_DEV_SERVER_SECRET = b"timmy-dev-server-secret-not-for-production"
+_MACAROON_KEY_LABEL = b"timmy/session-macaroon"
+_MIN_SERVER_SECRET_CHARS = 16
+
+
+def macaroon_secret(config: SessionSettings | None = None) -> bytes:
+    """The session macaroons' server secret, derived from SERVER_SECRET for this purpose only."""
+    config = config or session_settings()
+    server_secret = config.server_secret.get_secret_value().encode()
+    if not server_secret:
+        if not config.allows_dev_secret:
+            raise SessionConfigurationError(
+                "SERVER_SECRET is not configured; session macaroons cannot be minted or checked."
+            )
+        server_secret = _DEV_SERVER_SECRET
+    elif len(server_secret) < _MIN_SERVER_SECRET_CHARS:
+        raise SessionConfigurationError("SERVER_SECRET must be at least 16 characters.")
+    return hmac.new(server_secret, _MACAROON_KEY_LABEL, hashlib.sha256).digest()
+
+
+def mint(session_id: str, expires_at: int) -> str:
+    """The session's macaroon. Deterministic: the same session always gets the same one."""
+    return macaroons.mint_session_macaroon(
+        session_id, server_secret=macaroon_secret(), expires_at=expires_at
+    )
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <macaroon>`` header.
+
+    No header (or an empty one) → 401 ``missing_macaroon``; another scheme or no token → 401
+    ``invalid_macaroon``.
+    """
+    if authorization is None or not authorization.strip():
+        raise MissingMacaroon(
+            "This request needs the session macaroon: Authorization: Bearer <macaroon>."
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise macaroons.InvalidMacaroon(
+            "The Authorization header must be: Bearer <session macaroon>."
+        )
+    return token
+
+
+def authorize(authorization: str | None, session_id: str, *, now: int | None = None) -> None:
+    """Accept only a genuine, unexpired macaroon of ``session_id`` (401 / 403 otherwise)."""
+    token = bearer_token(authorization)
+    macaroons.verify_session_macaroon(
+        token,
+        session_id=session_id,
+        server_secret=macaroon_secret(),
+        now=int(time.time()) if now is None else now,
+    )

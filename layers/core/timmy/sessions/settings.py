@@ -1,0 +1,45 @@
+"""Session settings: deposit bounds, the minimum request cost, lifetimes and the macaroon key."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from timmy.settings import EnvSettings, bool_from_env, load
+
+
+class SessionSettings(EnvSettings):
+    stage: str = "dev"
+    dev_mode: bool = False
+    server_secret: SecretStr = SecretStr("")
+
+    # Bounds of a deposit and of each top-up (integer sats).
+    session_min_deposit_sats: int = Field(default=100, ge=1)
+    session_max_deposit_sats: int = Field(default=100_000, ge=1, le=21_000_000 * 100_000_000)
+    # The least a request costs: the floor of every reservation and charge. A session whose
+    # balance is below it is "paused" (no request can run) until it is topped up.
+    session_min_request_sats: int = Field(default=1, ge=1)
+    # Counted from the deposit's payment; the macaroon expires with it.
+    session_lifetime_seconds: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
+    # A paid session expires after this long without a request or a paid top-up.
+    session_idle_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
+
+    @field_validator("dev_mode", mode="before")
+    @classmethod
+    def _parse_bool(cls, value: Any) -> bool:
+        return bool_from_env(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.session_min_deposit_sats > self.session_max_deposit_sats:
+            raise ValueError("SESSION_MIN_DEPOSIT_SATS must not exceed SESSION_MAX_DEPOSIT_SATS")
+        return self
+
+    @property
+    def allows_dev_secret(self) -> bool:
+        return self.dev_mode or self.stage == "local"
+
+
+def session_settings() -> SessionSettings:
+    return load(SessionSettings)

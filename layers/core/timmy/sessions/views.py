@@ -1,0 +1,122 @@
+"""What a session caller sees: the response shapes of every session endpoint.
+
+Named with a ``Session`` prefix because the OpenAPI document merges every function's
+components into one namespace.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from timmy.data import invoices
+
+SessionState = Literal["awaiting_payment", "active", "paused", "expired"]
+TrustTier = Literal["anonymous", "new", "established", "trusted", "elite"]
+
+
+class SessionInvoice(BaseModel):
+    payment_request: str = Field(description="BOLT11 invoice to pay")
+    payment_hash: str
+    amount_sats: int
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> SessionInvoice:
+        return cls.model_validate(invoices.public_view(row))
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+    state: Literal["awaiting_payment"] = "awaiting_payment"
+    invoice: SessionInvoice = Field(description="The deposit invoice")
+    trust_tier: TrustTier
+
+
+class SessionView(BaseModel):
+    session_id: str
+    state: SessionState = Field(
+        description=(
+            "awaiting_payment until the deposit is paid; active; paused while the balance is"
+            " below min_request_sats (top up to resume); expired when the deposit invoice"
+            " expired unpaid, the session's lifetime ended, or it was idle too long"
+        )
+    )
+    balance_sats: int = Field(description="Spendable balance (running requests already held)")
+    deposit_sats: int
+    min_request_sats: int = Field(description="The least a request costs")
+    invoice: SessionInvoice | None = Field(
+        description="The deposit invoice while the session awaits payment, else null"
+    )
+    pending_topup: SessionInvoice | None = Field(
+        description="The unpaid, unexpired top-up invoice, if any"
+    )
+    macaroon: str | None = Field(
+        description=(
+            "The session's bearer credential for POST /api/sessions/{id}/request, delivered in"
+            " every response once the deposit is paid (null before payment and after expiry)"
+        )
+    )
+    trust_tier: TrustTier
+    expires_at: datetime | None = Field(
+        description="When the session expires (the deposit invoice's expiry while unpaid)"
+    )
+    created_at: datetime
+
+
+class SessionTokens(BaseModel):
+    input: int
+    output: int
+
+
+class SessionRequestResult(BaseModel):
+    request_id: str
+    result: str
+    cost_sats: int = Field(
+        description=(
+            "What the work cost: real token usage priced at the quoted BTC price (rounded up),"
+            " at least min_request_sats and never more than the estimate that was held"
+        )
+    )
+    charged_sats: int = Field(description="What was debited from the balance")
+    absorbed_sats: int = Field(description="The part of the cost the free tier paid")
+    balance_sats: int = Field(description="The balance after this request")
+    tokens: SessionTokens
+    trust_tier: TrustTier
+
+
+class SessionTopup(BaseModel):
+    session_id: str
+    invoice: SessionInvoice = Field(description="The top-up invoice")
+    trust_tier: TrustTier
+
+
+class SessionConflictError(BaseModel):
+    code: str = Field(description="topup_pending, deposit_pending or session_expired")
+    message: str
+
+
+class SessionTopupConflict(BaseModel):
+    """A 409 of the top-up endpoint: the error envelope, plus the pending invoice if any."""
+
+    error: SessionConflictError
+    invoice: SessionInvoice | None = Field(
+        default=None, description="The pending top-up invoice (topup_pending only)"
+    )
+
+
+def ok_doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """An OpenAPI response entry for a success body (for a route's ``responses=``)."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def error_doc(description: str) -> OpenAPIResponse:
+    """An OpenAPI response entry whose body is the error envelope."""
+    from timmy.api import ErrorEnvelope
+
+    return ok_doc(description, ErrorEnvelope)

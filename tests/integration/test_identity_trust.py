@@ -1,0 +1,303 @@
+"""TrustService against real PostgreSQL: tiers, failures, lazy decay, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from nostr_keys import NostrKey
+
+import timmy.identity as identity
+from timmy.data import identities
+from timmy.db.connection import db, reset_connection, transaction
+from timmy.runtime import reset_caches
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def t0(clean_db: None) -> datetime:
+    # A little ahead of the database's now(), which stamps new rows' last_seen.
+    return identity.utcnow() + timedelta(minutes=1)
+
+
+@pytest.fixture
+def pubkey(clean_db: None) -> str:
+    return NostrKey().pubkey_hex
+
+
+def stored(pubkey: str) -> dict[str, object]:
+    row = db().one("SELECT * FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
+    assert row is not None
+    return row
+
+
+def succeed(pubkey: str, times: int, now: datetime) -> None:
+    for _ in range(times):
+        identity.record_success(pubkey, now=now)
+
+
+# ---------------------------------------------------------------- the contract
+
+
+def test_anonymous_and_unknown_callers(pubkey: str) -> None:
+    assert identity.tier_of(None) == "anonymous"
+    assert identity.tier_of(pubkey) == "new"
+    # Reading never creates an identity
+    assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
+
+
+def test_ensure_identity_lives_and_dies_with_the_callers_transaction(pubkey: str) -> None:
+    def bind_then_fail() -> None:
+        with transaction() as tx:
+            identity.ensure_identity(tx, pubkey)
+            raise RuntimeError("the caller's insert failed")
+
+    with pytest.raises(RuntimeError):
+        bind_then_fail()
+    assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
+
+    with transaction() as tx:
+        identity.ensure_identity(tx, pubkey)
+        identity.ensure_identity(tx, pubkey)  # idempotent
+    assert stored(pubkey)["tier"] == "new"
+
+
+def test_ensure_identity_refuses_a_non_pubkey(clean_db: None) -> None:
+    with pytest.raises(ValueError, match="64 lowercase hex"), transaction() as tx:
+        identity.ensure_identity(tx, "AB" * 32)
+
+
+def test_recording_for_anonymous_is_a_no_op(clean_db: None) -> None:
+    identity.record_success(None)
+    identity.record_failure(None)
+    assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
+
+
+def test_recording_for_an_unseen_pubkey_creates_it(pubkey: str, t0: datetime) -> None:
+    identity.record_success(pubkey, now=t0)
+    row = stored(pubkey)
+    assert (row["trust_score"], row["success_count"], row["interaction_count"]) == (5, 1, 1)
+    assert row["last_seen"] == t0
+
+
+# ---------------------------------------------------------------- tiers
+
+
+def test_successes_promote_through_every_tier(pubkey: str, t0: datetime) -> None:
+    # Defaults: +5 per success; established 10, trusted 50, elite 200.
+    seen = []
+    for _ in range(40):
+        identity.record_success(pubkey, now=t0)
+        seen.append(identity.tier_of(pubkey, now=t0))
+    assert seen[0] == "new"
+    assert seen[1] == "established"  # score 10
+    assert seen[8] == "established"  # score 45
+    assert seen[9] == "trusted"  # score 50
+    assert seen[38] == "trusted"  # score 195
+    assert seen[39] == "elite"  # score 200
+    assert stored(pubkey)["tier"] == "elite"
+
+
+def test_a_failure_outweighs_a_success_and_demotes(pubkey: str, t0: datetime) -> None:
+    succeed(pubkey, 10, t0)  # 50: trusted
+    assert identity.tier_of(pubkey, now=t0) == "trusted"
+
+    identity.record_failure(pubkey, now=t0)
+
+    row = stored(pubkey)
+    assert row["trust_score"] == 40
+    assert row["tier"] == "established"
+    assert (row["success_count"], row["failure_count"], row["interaction_count"]) == (10, 1, 11)
+
+
+def test_the_score_floors_at_zero(pubkey: str, t0: datetime) -> None:
+    identity.record_success(pubkey, now=t0)
+    identity.record_failure(pubkey, now=t0)
+    identity.record_failure(pubkey, now=t0)
+    assert stored(pubkey)["trust_score"] == 0
+    identity.record_success(pubkey, now=t0)
+    assert stored(pubkey)["trust_score"] == 5
+
+
+def test_thresholds_come_from_config(
+    pubkey: str, t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    succeed(pubkey, 2, t0)
+    assert identity.tier_of(pubkey, now=t0) == "established"
+
+    # When the operator raises the bar, the stored tier follows on the next read
+    monkeypatch.setenv("TRUST_THRESHOLD_ESTABLISHED", "20")
+    reset_caches()
+
+    assert identity.tier_of(pubkey, now=t0) == "new"
+    assert stored(pubkey)["tier"] == "new"
+
+
+# ---------------------------------------------------------------- decay
+
+
+def test_no_decay_within_the_grace_period(pubkey: str, t0: datetime) -> None:
+    succeed(pubkey, 10, t0)
+    profile = identity.profile(pubkey, now=t0 + 29 * DAY)
+    assert (profile.score, profile.tier) == (50, "trusted")
+
+
+def test_decay_after_absence_is_lazy_and_charged_once(pubkey: str, t0: datetime) -> None:
+    # Given a trusted identity (50) that then stays away; defaults: -10% per 30 days
+    succeed(pubkey, 10, t0)
+
+    # When it is read after 31 days, one period is charged: 45, established
+    assert identity.tier_of(pubkey, now=t0 + 31 * DAY) == "established"
+    assert stored(pubkey)["trust_score"] == 45
+    # Reading again for the same absence charges nothing more
+    assert identity.profile(pubkey, now=t0 + 40 * DAY).score == 45
+    # The second period is charged at 60 days: 45 * 0.9 = 40.5 -> 40
+    assert identity.profile(pubkey, now=t0 + 61 * DAY).score == 40
+    # Reading is not activity
+    assert stored(pubkey)["last_seen"] == t0
+
+
+def test_a_long_absence_compounds(pubkey: str, t0: datetime) -> None:
+    succeed(pubkey, 40, t0)  # 200: elite
+    # Five periods at once: 200 * 0.9^5 = 118.098 -> 118
+    profile = identity.profile(pubkey, now=t0 + 151 * DAY)
+    assert (profile.score, profile.tier) == (118, "trusted")
+
+
+def test_returning_pays_the_decay_before_earning(pubkey: str, t0: datetime) -> None:
+    succeed(pubkey, 10, t0)  # 50
+    back = t0 + 91 * DAY
+
+    identity.record_success(pubkey, now=back)
+
+    # 3 periods: 50 * 0.729 = 36.45 -> 36, then +5
+    row = stored(pubkey)
+    assert row["trust_score"] == 41
+    assert row["last_seen"] == back
+    # The clock restarts from the new sighting
+    assert identity.profile(pubkey, now=back + 29 * DAY).score == 41
+
+
+def test_decay_is_configurable(pubkey: str, t0: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUST_DECAY_AFTER_DAYS", "7")
+    monkeypatch.setenv("TRUST_DECAY_PCT", "50")
+    reset_caches()
+    succeed(pubkey, 10, t0)  # 50
+    assert identity.profile(pubkey, now=t0 + 6 * DAY).score == 50
+    assert identity.profile(pubkey, now=t0 + 15 * DAY).score == 12  # 50 * 0.25 = 12.5
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def run_concurrently(workers: list[Callable[[], None]]) -> list[BaseException]:
+    barrier = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            reset_connection()  # each thread opened its own connection
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) -> None:
+    # Given an identity row that exists
+    with transaction() as tx:
+        identity.ensure_identity(tx, pubkey)
+
+    # When 50 threads, each on its own connection, record a success at once
+    errors = run_concurrently([lambda: identity.record_success(pubkey, now=t0)] * 50)
+
+    # Then every one counted
+    assert errors == []
+    row = stored(pubkey)
+    assert (row["trust_score"], row["success_count"], row["interaction_count"]) == (250, 50, 50)
+    assert row["tier"] == "elite"
+
+
+def test_concurrent_first_contact_creates_one_row(pubkey: str, t0: datetime) -> None:
+    errors = run_concurrently([lambda: identity.record_success(pubkey, now=t0)] * 20)
+    assert errors == []
+    assert stored(pubkey)["success_count"] == 20
+
+
+def test_concurrent_mixed_outcomes_sum_exactly(pubkey: str, t0: datetime) -> None:
+    with transaction() as tx:
+        identity.ensure_identity(tx, pubkey)
+    db().execute("UPDATE nostr_identities SET trust_score = 1000 WHERE pubkey = :pk", pk=pubkey)
+
+    work = [lambda: identity.record_success(pubkey, now=t0)] * 25
+    work += [lambda: identity.record_failure(pubkey, now=t0)] * 25
+    errors = run_concurrently(work)
+
+    assert errors == []
+    row = stored(pubkey)
+    assert row["trust_score"] == 1000 + 25 * 5 - 25 * 10
+    assert (row["success_count"], row["failure_count"]) == (25, 25)
+    assert row["tier"] == "elite"
+
+
+def test_concurrent_decaying_reads_charge_the_absence_once(pubkey: str, t0: datetime) -> None:
+    succeed(pubkey, 10, t0)  # 50
+    later = t0 + 31 * DAY
+    errors = run_concurrently([lambda: identity.tier_of(pubkey, now=later)] * 20)
+    assert errors == []
+    assert stored(pubkey)["trust_score"] == 45
+
+
+def test_sats_absorbed_today_resets_after_a_day(pubkey: str, t0: datetime) -> None:
+    with transaction() as tx:
+        identity.ensure_identity(tx, pubkey)
+    db().execute(
+        "UPDATE nostr_identities SET sats_absorbed_today = 70, absorbed_reset_at = :at"
+        " WHERE pubkey = :pk",
+        pk=pubkey,
+        at=t0,
+    )
+    assert identity.profile(pubkey, now=t0 + timedelta(hours=23)).sats_absorbed_today == 70
+    assert identity.profile(pubkey, now=t0 + DAY).sats_absorbed_today == 0
+
+
+def test_trust_rules_tier_for_matches_the_sql(pubkey: str, t0: datetime) -> None:
+    rules = identity.settings().rules
+    for score in (0, 9, 10, 49, 50, 199, 200, 10_000):
+        db().execute(
+            "INSERT INTO nostr_identities (pubkey, trust_score) VALUES (:pk, :s)"
+            " ON CONFLICT (pubkey) DO UPDATE SET trust_score = :s, tier = 'new'",
+            pk=pubkey,
+            s=score,
+        )
+        with transaction() as tx:
+            row = identities.read_decayed(tx, pubkey, now=t0, rules=rules)
+        assert row is not None
+        assert row["tier"] == rules.tier_for(score), score
+
+
+def test_own_transaction_functions_refuse_to_commit_the_callers(pubkey: str, t0: datetime) -> None:
+    # Connections are per thread: a nested transaction would COMMIT the caller's half-way.
+    def nested() -> None:
+        with transaction() as tx:
+            identity.ensure_identity(tx, pubkey)
+            identity.record_success(pubkey, now=t0)
+
+    with pytest.raises(RuntimeError, match="outside"):
+        nested()
+    # The caller's work was rolled back, not committed by the nested call
+    assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
+    # profile() can join the caller's transaction instead
+    with transaction() as tx:
+        assert identity.profile(pubkey, now=t0, tx=tx).tier == "new"

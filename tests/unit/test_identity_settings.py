@@ -1,0 +1,113 @@
+"""Identity settings: validation, the token key derivation, tier thresholds."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from timmy.identity.login import public_request_url
+from timmy.identity.settings import (
+    IdentityConfigurationError,
+    IdentitySettings,
+    token_secret,
+)
+
+
+def test_defaults() -> None:
+    config = IdentitySettings.from_env({})
+    assert config.identity_challenge_ttl_seconds == 300
+    assert config.nostr_token_ttl_seconds == 86_400
+    assert config.nostr_event_max_age_seconds == 300
+    assert config.nostr_event_max_future_seconds == 60
+    assert config.nip98_window_seconds == 60
+    rules = config.rules
+    assert (rules.established, rules.trusted, rules.elite) == (10, 50, 200)
+    assert rules.decay_period_seconds == 30 * 86_400
+    assert rules.decay_keep == Decimal("0.9")
+
+
+def test_env_names() -> None:
+    config = IdentitySettings.from_env(
+        {
+            "TRUST_THRESHOLD_ESTABLISHED": "3",
+            "TRUST_THRESHOLD_TRUSTED": "6",
+            "TRUST_THRESHOLD_ELITE": "9",
+            "TRUST_SUCCESS_POINTS": "1",
+            "TRUST_FAILURE_POINTS": "4",
+            "TRUST_DECAY_AFTER_DAYS": "2",
+            "TRUST_DECAY_PCT": "12.5",
+        }
+    )
+    assert config.rules.tier_for(2) == "new"
+    assert config.rules.tier_for(3) == "established"
+    assert config.rules.tier_for(6) == "trusted"
+    assert config.rules.tier_for(9) == "elite"
+    assert config.rules.decay_period_seconds == 2 * 86_400
+    assert config.rules.decay_keep == Decimal("0.875")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TRUST_THRESHOLD_ESTABLISHED": "50", "TRUST_THRESHOLD_TRUSTED": "50"},
+        {"TRUST_THRESHOLD_ELITE": "40"},
+        {"TRUST_SUCCESS_POINTS": "10", "TRUST_FAILURE_POINTS": "10"},
+        {"TRUST_DECAY_PCT": "101"},
+        {"TRUST_DECAY_AFTER_DAYS": "0"},
+        {"NOSTR_TOKEN_TTL_SECONDS": "0"},
+    ],
+)
+def test_inconsistent_settings_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        IdentitySettings.from_env(env)
+
+
+def test_the_token_key_is_derived_for_this_purpose_only() -> None:
+    secret = "server-secret-0123456789abcdef"
+    key = token_secret(IdentitySettings(server_secret=secret, stage="prod"))
+    assert key == hmac.new(secret.encode(), b"timmy/nostr-token", hashlib.sha256).digest()
+    assert key != secret.encode()
+
+
+def test_the_dev_key_only_in_dev_mode_or_local() -> None:
+    local = token_secret(IdentitySettings(stage="local"))
+    dev_mode = token_secret(IdentitySettings(stage="dev", dev_mode=True))
+    assert local == dev_mode
+    with pytest.raises(IdentityConfigurationError):
+        token_secret(IdentitySettings(stage="prod"))
+    with pytest.raises(IdentityConfigurationError):
+        token_secret(IdentitySettings(stage="dev", dev_mode=False))
+
+
+def test_a_short_server_secret_is_refused() -> None:
+    with pytest.raises(IdentityConfigurationError):
+        token_secret(IdentitySettings(server_secret="short", stage="local"))
+
+
+def test_public_request_url_from_the_request_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from timmy.runtime import reset_caches
+
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    reset_caches()
+    url = public_request_url(
+        domain_name="abc.execute-api.us-east-1.amazonaws.com",
+        forwarded_proto=None,
+        raw_path="/api/identity/verify",
+        raw_query="a=1&b=2",
+    )
+    assert url == "https://abc.execute-api.us-east-1.amazonaws.com/api/identity/verify?a=1&b=2"
+    plain = public_request_url(
+        domain_name="127.0.0.1:3000", forwarded_proto="http", raw_path="/x", raw_query=""
+    )
+    assert plain == "http://127.0.0.1:3000/x"
+
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://timmy.example/")
+    reset_caches()
+    configured = public_request_url(
+        domain_name="ignored", forwarded_proto="http", raw_path="/x", raw_query=""
+    )
+    assert configured == "https://timmy.example/x"
