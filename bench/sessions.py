@@ -13,7 +13,9 @@ stub AI and the stub Lightning node. Scenarios:
 
 Reported: requests per second, and p50/p99 of the two balance transactions of a request, the
 reservation (conditional UPDATE + request row) and the settlement (request row + return of the
-unused estimate). Usage: .venv/bin/python bench/sessions.py [--requests N]
+unused estimate + the generosity pool's credit: every paid request touches the pool's one
+row). The sessions are anonymous, so the free tier decides nothing here (its reservations are
+measured by the free tier's own tests). Usage: .venv/bin/python bench/sessions.py [--requests N]
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def time_balance_transactions() -> tuple[list[float], list[float]]:
 
         return wrapper
 
-    session_requests._reserve = timed(reserve, session_requests._reserve)
+    session_requests._hold = timed(reserve, session_requests._hold)
     session_requests._settle = timed(settle, session_requests._settle)
     return reserve, settle
 
@@ -267,7 +269,8 @@ def main() -> int:
         )
     print(
         "\nreserve: conditional UPDATE of the balance + the request's row, one transaction."
-        "\nsettle: the request's outcome + return of the unused estimate, one transaction."
+        "\nsettle: the request's outcome + return of the unused estimate + the pool's credit,"
+        " one transaction."
     )
     return 0
 

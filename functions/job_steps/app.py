@@ -42,11 +42,12 @@ def evaluate_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context
 def price_work_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
-    invoice = workflow.price_work(step.job_id)
+    pricing = workflow.price_work(step.job_id)
     return {
         "job_id": step.job_id,
-        "payment_hash": invoice.payment_hash,
-        "charge_sats": invoice.charge_sats,
+        "serve": pricing.serve,  # free: no work invoice (payment_hash is null)
+        "payment_hash": pricing.payment_hash,
+        "charge_sats": pricing.charge_sats,
     }
 
 

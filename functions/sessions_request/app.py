@@ -21,10 +21,14 @@ class SessionRequestBody(BaseModel):
     "/api/sessions/<session_id>/request",
     summary="Run a request on a session's balance",
     description=(
-        "Needs `Authorization: Bearer <macaroon>`. The request's estimate is held from the"
-        " balance, the work runs (its output capped at the estimated tokens), and only the"
-        " cost of the real usage is debited; the rest is returned at once. A failed AI call"
-        " debits nothing."
+        "Needs `Authorization: Bearer <macaroon>`. The free tier first decides, on the"
+        " request's estimate, how much of it the generosity pool pays for the session's Nostr"
+        " identity (all, part or none; anonymous sessions pay everything). The caller's part"
+        " of the estimate is held from the balance, the work runs (its output capped at the"
+        " estimated tokens), and only the real usage's cost is split between the pool"
+        " (`absorbed_sats`, up to what it reserved) and the balance (`charged_sats`); the rest"
+        " of both reservations is returned at once. A wholly free request needs no balance. A"
+        " failed AI call debits nothing, from the balance or the pool."
     ),
     tags=["sessions"],
     responses={
@@ -36,7 +40,8 @@ class SessionRequestBody(BaseModel):
         ),
         402: error_doc(
             "Deposit not paid yet (session_not_paid), or the balance cannot cover the"
-            " request's estimate (insufficient_balance); nothing is debited"
+            " caller's part of the request's estimate (insufficient_balance); nothing is"
+            " debited, from the balance or the pool"
         ),
         403: error_doc("The macaroon belongs to another session (macaroon_wrong_session)"),
         404: error_doc("No session has this id (malformed ids included)"),

@@ -242,3 +242,18 @@ def test_one_identity_racing_itself_stays_within_its_daily_budget(fresh: None) -
     assert len(free) == 6  # 6 × 30 = 180 ≤ 200 < 7 × 30
     assert counter(trusted) == 180
     assert pool() == 10_000 - 180
+
+
+def test_reservations_and_releases_of_one_caller_never_deadlock(fresh: None) -> None:
+    # decide locks the identity row then the pool row; release must take them in that order
+    trusted = make_identity("trusted")
+
+    def churn(i: int) -> None:
+        for _ in range(10):
+            if i % 2:
+                freetier.decide(trusted, 1, now=T0)
+            else:
+                freetier.release_reservation(1, trusted, "test", now=T0)
+
+    run_parallel(8, churn)  # raises on any error, a deadlock (40P01) included
+    assert pool() == 10_000  # 40 sats reserved by the deciders, 40 released by the others

@@ -111,6 +111,79 @@ def test_a_charge_above_the_reservation_is_refused_by_the_database(clean_db: Non
         )
 
 
+def reserved_request(session_id: str, *, held: int, pool_reserved: int) -> str:
+    request_id = str(uuid.uuid4())
+    with transaction() as tx:
+        assert data.reserve(tx, session_id, amount_sats=held, idle_seconds=IDLE) is not None
+        data.insert_request(
+            tx,
+            request_id=request_id,
+            session_id=session_id,
+            model="stub",
+            btc_price_usd=Decimal(100_000),
+            estimated_input_tokens=1,
+            estimated_output_tokens=1,
+            estimate_sats=held + pool_reserved,
+            reserved_sats=held,
+            free_tier="partial" if held and pool_reserved else "free" if pool_reserved else "gate",
+            pool_reserved_sats=pool_reserved,
+        )
+    return request_id
+
+
+@pytest.mark.parametrize(
+    ("cost", "charged", "absorbed"),
+    [
+        (20, 10, 11),  # the free tier absorbing more than it reserved
+        (20, 9, 10),  # a cost that is not exactly charged + absorbed
+        (20, 11, 10),
+    ],
+)
+def test_the_database_refuses_a_split_that_does_not_add_up(
+    clean_db: None, cost: int, charged: int, absorbed: int
+) -> None:
+    # Given a request holding 10 sats of the balance and 10 of the pool
+    session_id = paid_session(100)
+    request_id = reserved_request(session_id, held=10, pool_reserved=10)
+    # When it is settled with an inconsistent split, Then the database refuses it
+    with pytest.raises(DatabaseError, match="session_requests"), transaction() as tx:
+        data.complete_request(
+            tx,
+            request_id,
+            input_tokens=1,
+            output_tokens=1,
+            cost_sats=cost,
+            charged_sats=charged,
+            absorbed_sats=absorbed,
+        )
+    # And a consistent one is accepted
+    with transaction() as tx:
+        assert data.complete_request(
+            tx,
+            request_id,
+            input_tokens=1,
+            output_tokens=1,
+            cost_sats=20,
+            charged_sats=10,
+            absorbed_sats=10,
+        )
+
+
+def test_a_failed_request_absorbs_nothing_and_a_gate_reserves_nothing_from_the_pool(
+    clean_db: None,
+) -> None:
+    session_id = paid_session(100)
+    request_id = reserved_request(session_id, held=10, pool_reserved=10)
+    with pytest.raises(DatabaseError, match="only_complete_requests_absorb"), transaction() as tx:
+        tx.execute(
+            "UPDATE session_requests SET state = 'failed', error_code = 'x', finished_at = now(),"
+            " absorbed_sats = 1 WHERE id = :id",
+            id=request_id,
+        )
+    with pytest.raises(DatabaseError, match="free_tier_matches"), transaction() as tx:
+        tx.execute("UPDATE session_requests SET free_tier = 'gate' WHERE id = :id", id=request_id)
+
+
 def test_a_reservation_is_refused_when_the_balance_does_not_cover_it(clean_db: None) -> None:
     session_id = paid_session(100)
     with transaction() as tx:

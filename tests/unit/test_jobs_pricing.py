@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from timmy import pricing
 from timmy.ai import agent
 from timmy.ai.stub import StubProvider
-from timmy.jobs.charging import work_charge
+from timmy.jobs.charging import WorkCharge, WorkSettlement, settle_work, work_charge
 from timmy.pricing import DEFAULT_PRICES, actual_cost, estimate_request_cost, refundable
 from timmy.quote import Quote
 
@@ -84,3 +84,45 @@ def test_a_model_priced_at_zero_still_gets_a_payable_one_sat_invoice() -> None:
     charge = work_charge({}, Quote(model="free", estimate=estimate))
     assert (estimate.sats, charge.charge_sats) == (0, 1)
     assert refundable(charge.charge_sats, 0) == 1
+
+
+@given(st.integers(0, 100_000), st.integers(0, 100_000), st.integers(0, 100_000))
+def test_settling_with_a_free_tier_reservation_never_owes_back_more_than_was_paid(
+    paid: int, actual: int, reserved: int
+) -> None:
+    split = settle_work(paid, actual, reserved)
+
+    # The pool absorbs first, never more than the cost nor than it reserved
+    assert split.absorbed_sats == min(actual, reserved)
+    # The caller's refund is paid - max(0, actual - absorbed), within [0, paid]
+    assert 0 <= split.refundable_sats <= paid
+    assert split.refundable_sats == max(0, paid - max(0, actual - split.absorbed_sats))
+    # Whatever the caller keeps paid plus what the pool absorbed covers the actual cost,
+    # unless the caller had paid too little to cover their part (then they pay it all)
+    kept = paid - split.refundable_sats
+    assert kept + split.absorbed_sats == actual or split.refundable_sats == 0
+
+
+def test_settling_splits_the_cost_as_the_seeds_partial_refund_math_says() -> None:
+    # Partial: paid 7 of an 8-sat estimate, the pool reserved 1, the work really cost 2
+    assert settle_work(7, 2, 1) == WorkSettlement(absorbed_sats=1, refundable_sats=6)
+    # Partial, actual below the reservation: the pool absorbs it all, everything paid returns
+    assert settle_work(3, 2, 5) == WorkSettlement(absorbed_sats=2, refundable_sats=3)
+    # Free: nothing paid, nothing refundable; the pool absorbs the actual cost
+    assert settle_work(0, 2, 8) == WorkSettlement(absorbed_sats=2, refundable_sats=0)
+    # Gate: no reservation, the plain paid - actual
+    assert settle_work(8, 2, 0) == WorkSettlement(absorbed_sats=0, refundable_sats=6)
+
+
+def test_an_anonymous_caller_is_charged_the_full_estimate_with_no_free_tier() -> None:
+    estimate = estimate_request_cost(
+        "hello",
+        "stub",
+        prices=DEFAULT_PRICES,
+        btc_price_usd=Decimal(100_000),
+        markup_pct=Decimal(20),
+    )
+    charge = work_charge({"nostr_pubkey": None}, Quote(model="stub", estimate=estimate))
+    assert charge == WorkCharge(
+        estimate_sats=estimate.sats, charge_sats=max(1, estimate.sats), serve="gate", absorb_sats=0
+    )

@@ -28,6 +28,7 @@ SUCCESS_PATH = [
     "Evaluate",
     "IsAccepted",
     "PriceWork",
+    "IsWorkFree",
     "AwaitWorkPayment",
     "Execute",
     "Settle",
@@ -114,9 +115,36 @@ def entered_states(job_id: str) -> list[str]:
     ]
 
 
-def start(request: str) -> str:
-    created = service.create_job(request, header_token=None, body_token=None)
+def start(request: str, token: str | None = None) -> str:
+    created = service.create_job(request, header_token=token, body_token=None)
     return created.job_id
+
+
+def caller_token(tier: str, *, absorbed_today: int = 0) -> str:
+    """A token for an identity whose trust score puts it in ``tier``, with ``absorbed_today``
+    sats of its daily free budget used."""
+    from nostr_keys import NostrKey
+
+    from timmy import identity
+    from timmy.identity.settings import settings as identity_settings
+
+    rules = identity_settings().rules
+    pubkey = NostrKey().pubkey_hex
+    with transaction() as tx:
+        identity.ensure_identity(tx, pubkey)
+        tx.execute(
+            "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = now(),"
+            " absorbed_reset_at = now(), sats_absorbed_today = :a WHERE pubkey = :pk",
+            s={"established": rules.established, "trusted": rules.trusted}[tier],
+            t=tier,
+            a=absorbed_today,
+            pk=pubkey,
+        )
+    return identity.issue_token(pubkey)[0]
+
+
+def pool() -> int:
+    return int(db().scalar("SELECT balance_sats FROM generosity_pool"))
 
 
 def pay_when_awaited(job_id: str, state: str, column: str) -> None:
@@ -126,7 +154,11 @@ def pay_when_awaited(job_id: str, state: str, column: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _stack(stack: LocalStack, clean_db: None) -> None:
-    """Every test runs on the local stack's JobStateMachine with an empty database."""
+    """Every test runs on the local stack's JobStateMachine with an empty database (and the
+    generosity pool at its first-boot balance)."""
+    from timmy import freetier
+
+    freetier.seed_pool()
 
 
 def test_the_job_state_machine_is_the_one_the_template_defines(stack: LocalStack) -> None:
@@ -304,3 +336,83 @@ def test_an_unexpected_step_error_fails_the_job_without_leaking_details(
     assert row["refundable_sats"] == 10
     # The eval invoice was paid; no work invoice was issued
     assert db().scalar("SELECT count(*) FROM invoices WHERE owner_id = :id", id=job_id) == 1
+
+
+# ------------------------------------------------------------------------------ free tier
+
+FREE_PATH = [
+    "AwaitEvalPayment",
+    "Evaluate",
+    "IsAccepted",
+    "PriceWork",
+    "IsWorkFree",
+    "Execute",
+    "Settle",
+    "RecordCompletion",
+    "Complete",
+]
+REQUEST = "Summarise the history of the Lightning Network, please. " * 40
+
+
+def test_a_free_job_goes_from_pricing_straight_to_execute(provider: CountingProvider) -> None:
+    # Given a trusted caller's job
+    job_id = start(REQUEST, caller_token("trusted"))
+
+    # When only the eval fee is paid
+    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+
+    # Then the machine skips the work payment and completes
+    assert finished(job_id)["status"] == "SUCCEEDED"
+    assert entered_states(job_id) == FREE_PATH
+    assert provider.calls == {"evaluate": 1, "work": 1}
+    row = job(job_id)
+    assert (row["state"], row["free_tier_serve"], row["work_payment_hash"]) == (
+        "complete",
+        "free",
+        None,
+    )
+    assert row["absorbed_sats"] == row["actual_cost_sats"] > 0
+    assert pool() == 10_000 - row["actual_cost_sats"]
+
+
+def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingProvider) -> None:
+    # Given an established caller with 3 sats of today's free budget left
+    job_id = start(REQUEST, caller_token("established", absorbed_today=47))
+    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+
+    # When the discounted work invoice is issued, then paid
+    wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
+    priced = job(job_id)
+    assert priced["free_tier_serve"] == "partial"
+    assert priced["work_charge_sats"] == priced["work_estimate_sats"] - 3
+    assert pool() == 10_000
+    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+
+    # Then it runs the paid path and completes with the pool's part absorbed
+    assert finished(job_id)["status"] == "SUCCEEDED"
+    assert entered_states(job_id) == SUCCESS_PATH
+    row = job(job_id)
+    assert row["state"] == "complete"
+    assert row["absorbed_sats"] == min(3, row["actual_cost_sats"])
+    assert row["refundable_sats"] == row["work_paid_sats"] - max(
+        0, row["actual_cost_sats"] - row["absorbed_sats"]
+    )
+
+
+def test_a_free_job_whose_work_fails_ends_failed_with_its_reservation_released(
+    provider: CountingProvider,
+) -> None:
+    job_id = start("Broken work [[fail-work:permanent]]", caller_token("trusted"))
+    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+
+    assert finished(job_id)["status"] == "FAILED"
+    assert entered_states(job_id) == [
+        *FREE_PATH[:6],
+        "FailJob",
+        "RecordFailure",
+        "Failed",
+    ]
+    row = job(job_id)
+    assert (row["state"], row["error_code"], row["refundable_sats"]) == ("failed", "ai_failed", 10)
+    assert (row["absorbed_sats"], row["pool_reserved_sats"]) == (0, 0)
+    assert pool() == 10_000

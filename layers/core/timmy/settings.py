@@ -73,7 +73,6 @@ class CoreSettings(EnvSettings):
 
     stage: str = "dev"
     dev_mode: bool = False
-    service_name: str = "timmy"
 
     # Database: DATABASE_URL locally; in AWS the RDS Proxy endpoint with IAM auth or the
     # managed secret.

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from nostr_keys import NostrKey
 
-from timmy.db.connection import db
+from timmy import freetier, identity
+from timmy.db.connection import db, transaction
+from timmy.identity.settings import settings as identity_settings
 from timmy.runtime import reset_caches
 
 # Every request costs exactly this many sats under ``flat_price``: the model is free, so the
@@ -99,3 +102,95 @@ def flat_price(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     yield FLAT_PRICE_SATS
     monkeypatch.undo()
     reset_caches()
+
+
+@pytest.fixture
+def prices(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, int], None]]:
+    """Set the stub model's list prices (USD per million tokens), no markup.
+
+    At the local stack's fixed $100,000/BTC, ``n`` USD per million tokens is ``n / 1000``
+    sats per token: sizeable amounts, so every split below is visible.
+    """
+
+    def set_prices(input_usd_per_mtok: int, output_usd_per_mtok: int) -> None:
+        monkeypatch.setenv(
+            "MODEL_PRICES_JSON", json.dumps({"stub": [input_usd_per_mtok, output_usd_per_mtok]})
+        )
+        monkeypatch.setenv("PRICE_MARKUP_PCT", "0")
+        reset_caches()
+
+    yield set_prices
+    monkeypatch.undo()
+    reset_caches()
+
+
+class FreeTier:
+    """Identities in a trust tier, and what the generosity pool and the audit log hold."""
+
+    @staticmethod
+    def identity(tier: str) -> tuple[str, str]:
+        """A fresh identity whose score puts it in ``tier``: ``(pubkey, nostr_token)``.
+
+        Its daily free allowance starts now (as ``tests/integration/test_freetier.py`` does,
+        with the clock of the database instead of a fixed one).
+        """
+        rules = identity_settings().rules
+        score = {
+            "new": 0,
+            "established": rules.established,
+            "trusted": rules.trusted,
+            "elite": rules.elite,
+        }[tier]
+        pubkey = NostrKey().pubkey_hex
+        with transaction() as tx:
+            identity.ensure_identity(tx, pubkey)
+            tx.execute(
+                "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = now(),"
+                " absorbed_reset_at = now(), sats_absorbed_today = 0 WHERE pubkey = :pk",
+                s=score,
+                t=tier,
+                pk=pubkey,
+            )
+        token, _ = identity.issue_token(pubkey)
+        return pubkey, token
+
+    @staticmethod
+    def set_pool(balance_sats: int) -> None:
+        freetier.seed_pool()
+        db().execute("UPDATE generosity_pool SET balance_sats = :b", b=balance_sats)
+
+    @staticmethod
+    def pool() -> int:
+        return int(db().scalar("SELECT balance_sats FROM generosity_pool"))
+
+    @staticmethod
+    def absorbed_today(pubkey: str) -> int:
+        return int(
+            db().scalar(
+                "SELECT sats_absorbed_today FROM nostr_identities WHERE pubkey = :pk", pk=pubkey
+            )
+        )
+
+    @staticmethod
+    def grants() -> list[dict[str, Any]]:
+        return db().all(
+            "SELECT pubkey, request_hash, sats_absorbed, pool_balance_after"
+            " FROM free_tier_grants ORDER BY id"
+        )
+
+    @staticmethod
+    def request_rows(session_id: str) -> list[dict[str, Any]]:
+        return db().all(
+            "SELECT state, free_tier, estimate_sats, reserved_sats, pool_reserved_sats,"
+            " cost_sats, charged_sats, absorbed_sats, error_code FROM session_requests"
+            " WHERE session_id = :id ORDER BY created_at",
+            id=session_id,
+        )
+
+
+@pytest.fixture
+def free_tier(clean_db: None) -> FreeTier:
+    """The free tier with a pool of exactly 10,000 sats."""
+    helper = FreeTier()
+    helper.set_pool(10_000)
+    return helper

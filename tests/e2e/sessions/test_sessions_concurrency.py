@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from timmy.db.connection import db, reset_connection
 from timmy.lightning import backend
@@ -18,7 +19,7 @@ from timmy.lightning.webhook import parse_webhook_body
 from timmy.payments import confirm_payment
 
 if TYPE_CHECKING:
-    from conftest import Sessions
+    from conftest import FreeTier, Sessions
 
 
 def race(workers: list[Callable[[], Any]]) -> list[Any]:
@@ -202,3 +203,129 @@ def test_racing_top_up_requests_issue_one_invoice(sessions: Sessions) -> None:
         id=session_id,
     )
     assert [row["payment_hash"] for row in recorded] == [issued]
+
+
+def run_identical_requests(
+    sessions: Sessions, session_id: str, macaroon: str, count: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """``count`` identical requests on one session, released at once over HTTP."""
+
+    def one_request(client: httpx.Client) -> Callable[[], tuple[int, dict[str, Any]]]:
+        def work() -> tuple[int, dict[str, Any]]:
+            response = client.post(
+                f"/api/sessions/{session_id}/request",
+                json={"request": "Count to three."},
+                headers={"Authorization": f"Bearer {macaroon}"},
+            )
+            return response.status_code, response.json()
+
+        return work
+
+    with connected_clients(str(sessions.api.base_url), count) as clients:
+        return race([one_request(client) for client in clients])
+
+
+def assert_every_sat_accounted_for(
+    free_tier: FreeTier,
+    sessions: Sessions,
+    session_id: str,
+    pubkey: str,
+    served: list[dict[str, Any]],
+    *,
+    deposit: int,
+    pool_before: int,
+    price: int,
+) -> None:
+    absorbed = sum(body["absorbed_sats"] for body in served)
+    charged = sum(body["charged_sats"] for body in served)
+    # Each request cost exactly its price, split between the pool and the balance
+    assert all(body["cost_sats"] == price for body in served)
+    assert all(body["absorbed_sats"] + body["charged_sats"] == price for body in served)
+    # The balance lost exactly what was charged, the pool exactly what was absorbed, less the
+    # 10 % (rounded down per request) of every charge it was credited
+    assert sessions.balance(session_id) == deposit - charged >= 0
+    credits = sum(body["charged_sats"] * 10 // 100 for body in served)
+    assert free_tier.pool() == pool_before - absorbed + credits >= 0
+    # The day's counter, the audit log and the session's rows all say the same
+    assert free_tier.absorbed_today(pubkey) == absorbed
+    assert sum(g["sats_absorbed"] for g in free_tier.grants()) == absorbed
+    rows = free_tier.request_rows(session_id)
+    assert [row["state"] for row in rows] == ["complete"] * len(served)
+    assert sum(row["absorbed_sats"] for row in rows) == absorbed
+    assert sum(row["charged_sats"] for row in rows) == charged
+    assert sessions.get(session_id)["absorbed_sats"] == absorbed
+
+
+@pytest.fixture
+def price_30(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every request is estimated at, and costs, exactly 30 sats (the minimum; a free model)."""
+    from timmy.runtime import reset_caches
+
+    monkeypatch.setenv("MODEL_PRICES_JSON", json.dumps({"stub": [0, 0]}))
+    monkeypatch.setenv("PRICE_MARKUP_PCT", "0")
+    monkeypatch.setenv("SESSION_MIN_REQUEST_SATS", "30")
+    reset_caches()
+    return 30
+
+
+def test_one_trusted_identity_racing_itself_stays_within_its_daily_budget(
+    sessions: Sessions, free_tier: FreeTier, price_30: int
+) -> None:
+    # Given a trusted identity (200 sats a day), a well-funded session and 30-sat requests
+    pubkey, token = free_tier.identity("trusted")
+    session_id, macaroon = sessions.open_paid(10_000, nostr_token=token)
+
+    # When 24 requests (720 sats of work) arrive at once
+    outcomes = run_identical_requests(sessions, session_id, macaroon, 24)
+
+    # Then all are served and the free tier paid exactly the day's budget: six wholly free,
+    # the last 20 sats as partial grants, everything else paid from the balance
+    assert [status for status, _ in outcomes] == [200] * 24
+    served = [body for _, body in outcomes]
+    assert sum(body["absorbed_sats"] for body in served) == 200
+    assert sum(1 for body in served if body["absorbed_sats"] == price_30) == 6
+    assert_every_sat_accounted_for(
+        free_tier,
+        sessions,
+        session_id,
+        pubkey,
+        served,
+        deposit=10_000,
+        pool_before=10_000,
+        price=price_30,
+    )
+
+
+def test_racing_requests_never_overdraw_a_small_pool_or_a_small_balance(
+    sessions: Sessions, free_tier: FreeTier, price_30: int
+) -> None:
+    # Given a pool of 100 sats, below the identity's 200 a day, and a balance of 100
+    free_tier.set_pool(100)
+    pubkey, token = free_tier.identity("trusted")
+    session_id, macaroon = sessions.open_paid(100, nostr_token=token)
+
+    # When 24 requests arrive at once
+    outcomes = run_identical_requests(sessions, session_id, macaroon, 24)
+
+    # Then some are served, the rest refused for the balance; nothing went below zero and
+    # every sat is accounted for
+    statuses = Counter(status for status, _ in outcomes)
+    assert set(statuses) <= {200, 402}
+    assert statuses[402] > 0
+    refusals = {body["error"]["code"] for status, body in outcomes if status == 402}
+    assert refusals <= {"insufficient_balance"}
+    served = [body for status, body in outcomes if status == 200]
+    # The pool can pay at most what it held plus what paid requests credited it
+    assert sum(body["absorbed_sats"] for body in served) <= 100 + sum(
+        body["charged_sats"] * 10 // 100 for body in served
+    )
+    assert_every_sat_accounted_for(
+        free_tier,
+        sessions,
+        session_id,
+        pubkey,
+        served,
+        deposit=100,
+        pool_before=100,
+        price=price_30,
+    )

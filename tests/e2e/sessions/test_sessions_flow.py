@@ -60,6 +60,7 @@ def test_a_session_is_paid_then_spent_by_exactly_the_reported_charges(
         assert body["cost_sats"] == expected
         assert body["charged_sats"] == expected
         assert body["absorbed_sats"] == 0
+        assert body["free_tier"] is False
         balance -= body["charged_sats"]
         assert body["balance_sats"] == balance
         assert body["result"].startswith("Stub result")
@@ -70,6 +71,7 @@ def test_a_session_is_paid_then_spent_by_exactly_the_reported_charges(
     assert all(row["charged_sats"] <= row["estimate_sats"] for row in rows)
     assert 5_000 - sum(row["charged_sats"] for row in rows) == balance
     assert sessions.get(session_id)["balance_sats"] == balance
+    assert sessions.get(session_id)["absorbed_sats"] == 0
 
 
 def test_run_dry_then_top_up_then_spend_again(sessions: Sessions, flat_price: int) -> None:

@@ -67,6 +67,16 @@ def _rule_params(rules: TrustRules) -> dict[str, object]:
     }
 
 
+def decayed_tier_sql() -> str:
+    """SQL for a ``nostr_identities`` row's tier after any pending decay, computed on read
+    (nothing is stored). It takes ``:now`` and the parameters of :func:`rule_params`."""
+    return _tier_sql(_DECAYED_SCORE)
+
+
+def rule_params(rules: TrustRules) -> dict[str, object]:
+    return _rule_params(rules)
+
+
 def ensure(tx: Db, pubkey: str) -> None:
     """Create the identity row if it is missing (takes no lock on an existing row)."""
     tx.execute(

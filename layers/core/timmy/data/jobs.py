@@ -123,14 +123,19 @@ def record_work_invoice(
     work_estimate_sats: int,
     work_charge_sats: int,
     work_payment_hash: str,
+    free_tier_serve: str,
+    absorbed_sats: int,
 ) -> Row | None:
+    """The work is priced and its invoice issued (gate: the full price; partial: the discounted
+    price, ``absorbed_sats`` being the pool's advisory part, reserved only once paid)."""
     return tx.one(
         "UPDATE jobs SET state = 'awaiting_work_payment', model = :model, btc_price_usd = :btc,"
         " estimate_input_tokens = :est_in, estimate_output_tokens = :est_out,"
         " work_estimate_sats = :estimate, work_charge_sats = :charge,"
-        " work_payment_hash = :h, updated_at = now()"
+        " work_payment_hash = :h, free_tier_serve = :serve, absorbed_sats = :absorbed,"
+        " updated_at = now()"
         " WHERE id = :id AND state = 'evaluating' AND eval_accepted"
-        f" AND work_payment_hash IS NULL {_RETURNING}",
+        f" AND work_payment_hash IS NULL AND free_tier_serve IS NULL {_RETURNING}",
         id=job_id,
         model=model,
         btc=btc_price_usd,
@@ -139,6 +144,53 @@ def record_work_invoice(
         estimate=work_estimate_sats,
         charge=work_charge_sats,
         h=work_payment_hash,
+        serve=free_tier_serve,
+        absorbed=absorbed_sats,
+    )
+
+
+def record_free_work(
+    tx: Db,
+    job_id: str,
+    *,
+    model: str,
+    btc_price_usd: Decimal,
+    estimate_input_tokens: int,
+    estimate_output_tokens: int,
+    work_estimate_sats: int,
+    reserved_sats: int,
+) -> Row | None:
+    """The free tier covers the whole estimate (the pool was debited for ``reserved_sats``):
+    no work invoice, the job goes straight to executing, holding the reservation."""
+    return tx.one(
+        "UPDATE jobs SET state = 'executing', model = :model, btc_price_usd = :btc,"
+        " estimate_input_tokens = :est_in, estimate_output_tokens = :est_out,"
+        " work_estimate_sats = :estimate, work_charge_sats = 0, free_tier_serve = 'free',"
+        " absorbed_sats = :reserved, pool_reserved_sats = :reserved, pool_reserved_at = now(),"
+        " updated_at = now()"
+        " WHERE id = :id AND state = 'evaluating' AND eval_accepted"
+        f" AND work_payment_hash IS NULL AND free_tier_serve IS NULL {_RETURNING}",
+        id=job_id,
+        model=model,
+        btc=btc_price_usd,
+        est_in=estimate_input_tokens,
+        est_out=estimate_output_tokens,
+        estimate=work_estimate_sats,
+        reserved=reserved_sats,
+    )
+
+
+def record_partial_reservation(tx: Db, job_id: str, *, reserved_sats: int) -> Row | None:
+    """A partial job's work payment was confirmed and the pool debited for ``reserved_sats``
+    (possibly less than advised, or 0): what the pool covers is now what it really holds.
+    Once per job (``pool_reserved_at`` is set once)."""
+    return tx.one(
+        "UPDATE jobs SET absorbed_sats = :reserved, pool_reserved_sats = :reserved,"
+        " pool_reserved_at = now(), updated_at = now()"
+        " WHERE id = :id AND free_tier_serve = 'partial' AND state = 'executing'"
+        f" AND pool_reserved_at IS NULL {_RETURNING}",
+        id=job_id,
+        reserved=reserved_sats,
     )
 
 
@@ -156,23 +208,39 @@ def record_result(
     )
 
 
-def settle(tx: Db, job_id: str, *, actual_cost_sats: int, refundable_sats: int) -> Row | None:
+def settle(
+    tx: Db,
+    job_id: str,
+    *,
+    actual_cost_sats: int,
+    refundable_sats: int,
+    absorbed_sats: int,
+    reserved_sats: int,
+) -> Row | None:
+    """Complete the job; the pool's reservation (``reserved_sats``, as read while executing)
+    is used up here: the caller records the grant in the same transaction."""
     return tx.one(
         "UPDATE jobs SET state = 'complete', actual_cost_sats = :actual,"
-        " refundable_sats = :refundable, finished_at = now(), updated_at = now()"
+        " refundable_sats = :refundable, absorbed_sats = :absorbed, pool_reserved_sats = 0,"
+        " finished_at = now(), updated_at = now()"
         " WHERE id = :id AND state = 'executing' AND result IS NOT NULL"
-        f" {_RETURNING}",
+        f" AND pool_reserved_sats = :reserved {_RETURNING}",
         id=job_id,
         actual=actual_cost_sats,
         refundable=refundable_sats,
+        absorbed=absorbed_sats,
+        reserved=reserved_sats,
     )
 
 
 def expire(tx: Db, job_id: str) -> Row | None:
     """An invoice went unpaid: the job ends. Nothing is owed back (an unpaid eval invoice took
-    nothing; an unpaid work invoice leaves the eval fee paying for the evaluation done)."""
+    nothing; an unpaid work invoice leaves the eval fee paying for the evaluation done). The
+    pool covers nothing: whatever it held for the job is for the caller to release (lock the
+    row and read ``pool_reserved_sats`` first, in the same transaction)."""
     return tx.one(
-        "UPDATE jobs SET state = 'expired', finished_at = now(), updated_at = now()"
+        "UPDATE jobs SET state = 'expired', absorbed_sats = 0, pool_reserved_sats = 0,"
+        " finished_at = now(), updated_at = now()"
         " WHERE id = :id AND state IN ('awaiting_eval_payment', 'awaiting_work_payment')"
         f" {_RETURNING}",
         id=job_id,
@@ -180,17 +248,29 @@ def expire(tx: Db, job_id: str) -> Row | None:
 
 
 def fail(tx: Db, job_id: str, *, error_code: str, error_message: str) -> Row | None:
-    """End a job that could not be done; everything the caller paid for it is owed back."""
+    """End a job that could not be done; everything the caller paid for it is owed back. The
+    pool covers nothing: whatever it held for the job is for the caller to release (lock the
+    row and read ``pool_reserved_sats`` first, in the same transaction)."""
     return tx.one(
         "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :message,"
         " refundable_sats = eval_paid_sats + work_paid_sats,"
-        " finished_at = now(), updated_at = now()"
+        " absorbed_sats = 0, pool_reserved_sats = 0, finished_at = now(), updated_at = now()"
         " WHERE id = :id AND state NOT IN ('rejected', 'complete', 'failed', 'expired')"
         f" {_RETURNING}",
         id=job_id,
         code=error_code,
         message=error_message,
     )
+
+
+def lock_caller(tx: Db, pubkey: str) -> None:
+    """Lock the job's caller's identity row before this transaction touches the generosity pool.
+
+    The free tier's release and grant statements update the pool row before the identity row,
+    its reservation statement locks the identity first: taking the identity here, ahead of
+    them, keeps one lock order (job, identity, pool) so racing jobs cannot deadlock.
+    """
+    tx.execute("SELECT 1 FROM nostr_identities WHERE pubkey = :pk FOR NO KEY UPDATE", pk=pubkey)
 
 
 def claim_trust_record(tx: Db, job_id: str) -> Row | None:

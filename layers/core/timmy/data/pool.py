@@ -2,9 +2,10 @@
 
 The pool is one typed row (``CHECK (balance_sats >= 0)``). A reservation is ONE statement:
 it locks the caller's identity row and the pool row, computes how much may be absorbed (the
-daily budget left after the new-day reset, and what the pool holds), debits the pool and counts
-the amount against the identity's day, all atomically. Being a single statement, it holds the
-hot pool-row lock only while it runs: no client round trip happens under that lock.
+budget of the identity's tier after lazy trust decay, less what its day has absorbed after
+the new-day reset, and what the pool holds), debits the pool and counts the amount against the
+identity's day, all atomically. Being a single statement, it holds the hot pool-row lock only
+while it runs: no client round trip happens under that lock.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from timmy.data import identities
+from timmy.data.identities import TrustRules
 from timmy.db.connection import Db
 
 _DAY = "interval '1 day'"
@@ -19,8 +22,12 @@ _DAY = "interval '1 day'"
 
 @dataclass(frozen=True)
 class Reservation:
-    debited: int
-    balance_after: int
+    """What one reservation statement saw and did."""
+
+    debited: int  # sats taken from the pool and counted against the identity's day
+    daily_budget: int  # the identity's tier budget (after lazy trust decay)
+    absorbed_today: int  # counted against its day before this reservation (after the reset)
+    pool_before: int  # the pool's balance before this reservation
 
 
 def seed(tx: Db, initial_sats: int) -> bool:
@@ -40,33 +47,70 @@ def balance(tx: Db) -> int | None:
     return None if value is None else int(value)
 
 
-def absorbed_today(tx: Db, pubkey: str, now: datetime) -> int | None:
-    """Sats absorbed for this identity in its current day (0 after the reset); None if unknown."""
-    value = tx.scalar(
-        f"SELECT CASE WHEN :now - absorbed_reset_at >= {_DAY} THEN 0"
-        " ELSE sats_absorbed_today END FROM nostr_identities WHERE pubkey = :pk",
+def _budget_params(budgets: dict[str, int], rules: TrustRules) -> dict[str, object]:
+    return {
+        "b_new": budgets.get("new", 0),
+        "b_established": budgets.get("established", 0),
+        "b_trusted": budgets.get("trusted", 0),
+        "b_elite": budgets.get("elite", 0),
+        **identities.rule_params(rules),
+    }
+
+
+def _identity_columns() -> str:
+    """The identity's daily budget (by its decayed tier) and today's absorbed sats."""
+    return f"""
+        CASE {identities.decayed_tier_sql()}
+             WHEN 'elite' THEN CAST(:b_elite AS bigint)
+             WHEN 'trusted' THEN CAST(:b_trusted AS bigint)
+             WHEN 'established' THEN CAST(:b_established AS bigint)
+             ELSE CAST(:b_new AS bigint) END AS budget,
+        CAST(:now AS timestamptz) - absorbed_reset_at >= {_DAY} AS new_day,
+        CASE WHEN CAST(:now AS timestamptz) - absorbed_reset_at >= {_DAY} THEN 0
+             ELSE sats_absorbed_today END AS today"""
+
+
+def snapshot(
+    tx: Db, *, pubkey: str, budgets: dict[str, int], rules: TrustRules, now: datetime
+) -> Reservation | None:
+    """What a reservation would see now, changing nothing (``debited`` is always 0).
+
+    None when the identity does not exist; ``pool_before`` is -1 when the pool is unseeded.
+    """
+    row = tx.one(
+        f"SELECT {_identity_columns()},"
+        " COALESCE((SELECT balance_sats FROM generosity_pool WHERE singleton), -1) AS pool"
+        " FROM nostr_identities WHERE pubkey = :pk",
         pk=pubkey,
         now=now,
+        **_budget_params(budgets, rules),
     )
-    return None if value is None else int(value)
+    if row is None:
+        return None
+    return Reservation(0, int(row["budget"]), int(row["today"]), int(row["pool"]))
 
 
 def reserve(
-    tx: Db, *, pubkey: str, requested: int, daily_budget: int, whole: bool, now: datetime
+    tx: Db,
+    *,
+    pubkey: str,
+    requested: int,
+    budgets: dict[str, int],
+    rules: TrustRules,
+    whole: bool,
+    now: datetime,
 ) -> Reservation | None:
     """Debit the pool for ``pubkey`` and count it against the identity's day.
 
     ``whole``: all of ``requested`` or nothing (a free request); otherwise as much as the day's
-    budget and the pool allow (a partial grant). Returns None when the identity or the pool row
-    does not exist; ``debited == 0`` when nothing could be reserved.
+    budget and the pool allow (a partial grant). The identity's tier, hence its budget, is
+    computed in the same statement (with any pending trust decay, not stored). Returns None
+    when the identity or the pool row does not exist.
     """
     row = tx.one(
         f"""
         WITH ident AS (
-            SELECT pubkey,
-                   :now - absorbed_reset_at >= {_DAY} AS new_day,
-                   CASE WHEN :now - absorbed_reset_at >= {_DAY} THEN 0
-                        ELSE sats_absorbed_today END AS today
+            SELECT pubkey, {_identity_columns()}
             FROM nostr_identities WHERE pubkey = :pk
             FOR UPDATE
         ), pool_row AS (
@@ -74,60 +118,71 @@ def reserve(
         ), amount AS (
             SELECT CASE
                      WHEN CAST(:whole AS boolean) THEN
-                       CASE WHEN :requested <= GREATEST(:budget - ident.today, 0)
+                       CASE WHEN :requested <= GREATEST(ident.budget - ident.today, 0)
                              AND :requested <= pool_row.balance_sats
                             THEN CAST(:requested AS bigint) ELSE 0 END
-                     ELSE LEAST(CAST(:requested AS bigint), GREATEST(:budget - ident.today, 0),
+                     ELSE LEAST(CAST(:requested AS bigint),
+                                GREATEST(ident.budget - ident.today, 0),
                                 pool_row.balance_sats)
                    END AS n,
-                   ident.new_day
+                   ident.new_day, ident.budget, ident.today, pool_row.balance_sats AS pool
             FROM ident, pool_row
         ), debit AS (
-            UPDATE generosity_pool SET balance_sats = balance_sats - amount.n, updated_at = :now
+            UPDATE generosity_pool SET balance_sats = balance_sats - amount.n,
+                                       updated_at = CAST(:now AS timestamptz)
             FROM amount WHERE singleton AND amount.n > 0
             RETURNING balance_sats
         ), counted AS (
             UPDATE nostr_identities SET
                 sats_absorbed_today = CASE WHEN amount.new_day THEN amount.n
                                            ELSE sats_absorbed_today + amount.n END,
-                absorbed_reset_at = CASE WHEN amount.new_day THEN :now
+                absorbed_reset_at = CASE WHEN amount.new_day THEN CAST(:now AS timestamptz)
                                          ELSE absorbed_reset_at END,
-                updated_at = :now
+                updated_at = CAST(:now AS timestamptz)
             FROM amount WHERE pubkey = :pk AND amount.n > 0
             RETURNING 1
         )
-        SELECT amount.n AS debited,
-               COALESCE((SELECT balance_sats FROM debit), pool_row.balance_sats) AS balance_after
-        FROM amount, pool_row
+        SELECT n AS debited, budget, today, pool FROM amount
         """,
         pk=pubkey,
         requested=requested,
-        budget=daily_budget,
         whole=whole,
         now=now,
+        **_budget_params(budgets, rules),
     )
     if row is None:
         return None
-    return Reservation(debited=int(row["debited"]), balance_after=int(row["balance_after"]))
+    return Reservation(
+        debited=int(row["debited"]),
+        daily_budget=int(row["budget"]),
+        absorbed_today=int(row["today"]),
+        pool_before=int(row["pool"]),
+    )
 
 
 def release(tx: Db, *, pubkey: str | None, sats: int, now: datetime) -> int:
-    """Return ``sats`` to the pool and uncount them from the identity's current day."""
-    after = tx.scalar(
-        "UPDATE generosity_pool SET balance_sats = balance_sats + :n, updated_at = :now"
-        " WHERE singleton RETURNING balance_sats",
-        n=sats,
-        now=now,
-    )
+    """Return ``sats`` to the pool and uncount them from the identity's current day.
+
+    Locks in the same order as :func:`reserve` (identity row, then pool row), so a release
+    and a reservation of the same caller can never deadlock.
+    """
     if pubkey is not None:
         tx.execute(
             "UPDATE nostr_identities SET"
-            " sats_absorbed_today = GREATEST(sats_absorbed_today - :n, 0), updated_at = :now"
-            f" WHERE pubkey = :pk AND :now - absorbed_reset_at < {_DAY}",
+            " sats_absorbed_today = CASE WHEN CAST(:now AS timestamptz) - absorbed_reset_at"
+            f" < {_DAY} THEN GREATEST(sats_absorbed_today - :n, 0)"
+            " ELSE sats_absorbed_today END, updated_at = CAST(:now AS timestamptz)"
+            " WHERE pubkey = :pk",
             pk=pubkey,
             n=sats,
             now=now,
         )
+    after = tx.scalar(
+        "UPDATE generosity_pool SET balance_sats = balance_sats + :n,"
+        " updated_at = CAST(:now AS timestamptz) WHERE singleton RETURNING balance_sats",
+        n=sats,
+        now=now,
+    )
     return int(after)
 
 

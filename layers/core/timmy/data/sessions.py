@@ -3,6 +3,10 @@
 Every balance change is one conditional statement: a reservation only succeeds while the
 balance covers it (and the ``CHECK (balance_sats >= 0)`` backs that up), a settlement or a
 release only happens once per request (guarded by the request's state).
+
+Lock order, in every transaction that touches more than one of them: the session row, then
+the caller's ``nostr_identities`` row, then the generosity pool (the order the free tier's
+reservation statement takes the last two in).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ _ALIVE = f"(now() < s.lifetime_ends_at AND now() < {_IDLE_DEADLINE})"
 
 _COLUMNS = (
     "s.id::text AS id, s.nostr_pubkey, s.deposit_sats, s.deposit_payment_hash,"
-    " s.pending_topup_hash, s.balance_sats, s.paid_at, s.lifetime_ends_at, s.last_activity_at,"
+    " s.pending_topup_hash, s.balance_sats, s.absorbed_sats, s.paid_at, s.lifetime_ends_at,"
+    " s.last_activity_at,"
     f" LEAST(s.lifetime_ends_at, {_IDLE_DEADLINE}) AS expires_at,"
     f" (s.paid_at IS NOT NULL AND NOT {_ALIVE}) AS expired,"
     " s.created_at, now() AS checked_at"
@@ -26,8 +31,8 @@ _COLUMNS = (
 _REQUEST_COLUMNS = (
     "id::text AS id, session_id::text AS session_id, state, model, btc_price_usd,"
     " estimated_input_tokens, estimated_output_tokens, estimate_sats, reserved_sats,"
-    " input_tokens, output_tokens, cost_sats, charged_sats, absorbed_sats, error_code,"
-    " created_at, finished_at"
+    " input_tokens, output_tokens, cost_sats, charged_sats, absorbed_sats, free_tier,"
+    " pool_reserved_sats, error_code, created_at, finished_at"
 )
 
 
@@ -126,13 +131,16 @@ def reserve(tx: Db, session_id: str, *, amount_sats: int, idle_seconds: int) -> 
     return None if row is None else int(row["balance_sats"])
 
 
-def give_back(tx: Db, session_id: str, *, amount_sats: int) -> int:
-    """Return part of a reservation to the balance; the balance after it."""
+def give_back(tx: Db, session_id: str, *, amount_sats: int, absorbed_sats: int = 0) -> int:
+    """Return part of a reservation to the balance (and add what the free tier paid for the
+    settled request to the session's total); the balance after it."""
     row = tx.one(
-        "UPDATE sessions SET balance_sats = balance_sats + :amount, updated_at = now()"
+        "UPDATE sessions SET balance_sats = balance_sats + :amount,"
+        " absorbed_sats = absorbed_sats + :absorbed, updated_at = now()"
         " WHERE id = :id RETURNING balance_sats",
         id=session_id,
         amount=amount_sats,
+        absorbed=absorbed_sats,
     )
     assert row is not None
     return int(row["balance_sats"])
@@ -140,6 +148,17 @@ def give_back(tx: Db, session_id: str, *, amount_sats: int) -> int:
 
 def balance(tx: Db, session_id: str) -> int:
     return int(tx.scalar("SELECT balance_sats FROM sessions WHERE id = :id", id=session_id))
+
+
+def lock_identity(tx: Db, pubkey: str) -> None:
+    """Lock the caller's identity row before the transaction touches the generosity pool.
+
+    The free tier's reservation statement locks the identity, then the pool. Taking the
+    identity first here, before any free-tier call in the same transaction, keeps that one
+    order (identity, then pool) whatever order those calls' own statements use, so a
+    settlement racing a reservation of the same caller waits instead of deadlocking.
+    """
+    tx.execute("SELECT 1 FROM nostr_identities WHERE pubkey = :pk FOR NO KEY UPDATE", pk=pubkey)
 
 
 # --- session_requests ----------------------------------------------------------------------
@@ -156,11 +175,15 @@ def insert_request(
     estimated_output_tokens: int,
     estimate_sats: int,
     reserved_sats: int,
+    free_tier: str = "gate",
+    pool_reserved_sats: int = 0,
 ) -> None:
     tx.execute(
         "INSERT INTO session_requests (id, session_id, model, btc_price_usd,"
-        " estimated_input_tokens, estimated_output_tokens, estimate_sats, reserved_sats)"
-        " VALUES (:id, :sid, :model, :btc, :est_in, :est_out, :estimate, :reserved)",
+        " estimated_input_tokens, estimated_output_tokens, estimate_sats, reserved_sats,"
+        " free_tier, pool_reserved_sats)"
+        " VALUES (:id, :sid, :model, :btc, :est_in, :est_out, :estimate, :reserved,"
+        " :free_tier, :pool_reserved)",
         id=request_id,
         sid=session_id,
         model=model,
@@ -169,6 +192,8 @@ def insert_request(
         est_out=estimated_output_tokens,
         estimate=estimate_sats,
         reserved=reserved_sats,
+        free_tier=free_tier,
+        pool_reserved=pool_reserved_sats,
     )
 
 

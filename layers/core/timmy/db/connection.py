@@ -6,18 +6,17 @@ container" there; the local stack serves requests from several threads and each 
 
 from __future__ import annotations
 
-import functools
 import logging
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
-from pg8000.native import to_statement
 
 from timmy.settings import CoreSettings, core
 
@@ -154,27 +153,44 @@ def reset_connection() -> None:
             logger.debug("closing a broken connection failed", exc_info=True)
 
 
-def _rows(conn: pg8000.native.Connection, result: list[list[Any]] | None) -> list[Row]:
-    if not result or not conn.columns:
-        return []
-    names = [c["name"] for c in conn.columns]
-    return [dict(zip(names, r, strict=True)) for r in result]
+_PREPARED_ATTRIBUTE = "_timmy_prepared"
 
 
-@functools.lru_cache(maxsize=512)
-def _statement(sql: str) -> tuple[str, Any]:
-    # pg8000 rewrites ``:name`` placeholders by scanning the text in Python on every run; for
-    # our longer statements that cost more than the query. The rewrite depends only on the
-    # text, so it is done once per statement.
-    return to_statement(sql)
+def _prepared(conn: pg8000.native.Connection, sql: str) -> pg8000.native.PreparedStatement:
+    """The server-side prepared statement for ``sql`` on this connection, prepared once.
+
+    pg8000's one-off path re-parses the text in Python and spends three round trips (parse,
+    describe, execute) on every run; a prepared statement is parsed and planned once per
+    connection and then runs in one. Parameter types are inferred by the server either way.
+    """
+    cache: dict[str, pg8000.native.PreparedStatement] | None = getattr(
+        conn, _PREPARED_ATTRIBUTE, None
+    )
+    if cache is None:
+        cache = {}
+        setattr(conn, _PREPARED_ATTRIBUTE, cache)
+    statement = cache.get(sql)
+    if statement is None:
+        statement = conn.prepare(sql)
+        cache[sql] = statement
+    return statement
 
 
-def _run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> list[list[Any]]:
+@dataclass(frozen=True)
+class _Result:
+    rows: list[list[Any]]
+    columns: list[dict[str, Any]] | None
+    row_count: int
+
+
+def _run(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> _Result:
     if not params:
-        return conn.run(sql)
-    statement, make_vals = _statement(sql)
-    conn._context = conn.execute_unnamed(statement, make_vals(params))
-    return conn._context.rows
+        rows = conn.run(sql)
+        return _Result(rows or [], conn.columns, int(conn.row_count or 0))
+    statement = _prepared(conn, sql)
+    rows = statement.run(**params)
+    context = statement._context  # pg8000 keeps the row count only there
+    return _Result(rows or [], context.columns, int(context.row_count or 0))
 
 
 class Db:
@@ -184,7 +200,11 @@ class Db:
         self.conn = conn
 
     def all(self, sql: str, **params: Any) -> list[Row]:
-        return _rows(self.conn, _run(self.conn, sql, params))
+        result = _run(self.conn, sql, params)
+        if not result.rows or not result.columns:
+            return []
+        names = [c["name"] for c in result.columns]
+        return [dict(zip(names, r, strict=True)) for r in result.rows]
 
     def one(self, sql: str, **params: Any) -> Row | None:
         rows = self.all(sql, **params)
@@ -192,11 +212,10 @@ class Db:
 
     def scalar(self, sql: str, **params: Any) -> Any:
         result = _run(self.conn, sql, params)
-        return result[0][0] if result else None
+        return result.rows[0][0] if result.rows else None
 
     def execute(self, sql: str, **params: Any) -> int:
-        _run(self.conn, sql, params)
-        return int(self.conn.row_count)
+        return _run(self.conn, sql, params).row_count
 
 
 class NestedTransactionError(RuntimeError):

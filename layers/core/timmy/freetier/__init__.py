@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
@@ -33,6 +33,7 @@ from typing import Literal
 from pydantic import Field
 
 from timmy.data import pool as data
+from timmy.data.identities import TrustRules
 from timmy.db.connection import Db, db, transaction
 from timmy.settings import EnvSettings, load
 
@@ -94,32 +95,20 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _tier(pubkey: str, now: datetime, tx: Db | None = None) -> str:
-    from timmy.identity import profile, tier_of
+def _rules() -> TrustRules:
+    from timmy.identity.settings import settings as identity_settings
 
-    if tx is not None:  # inside the caller's transaction (e.g. a payment's on-paid handler)
-        return profile(pubkey, now=now, tx=tx).tier
-    return tier_of(pubkey, now=now)
+    return identity_settings().rules
 
 
-def _ensure_pool(tx: Db) -> int:
-    current = data.balance(tx)
-    if current is not None:
-        return current
-    initial = free_tier_settings().free_tier_pool_initial_sats
-    if data.seed(tx, initial):
-        logger.info("generosity pool seeded", extra={"initial_sats": initial})
-    return int(data.balance(tx) or 0)
-
-
-def _advice(pubkey: str, estimated_sats: int, budget: int, tx: Db, now: datetime) -> Decision:
-    """The decision from what the identity and the pool hold now, without changing them."""
-    today = data.absorbed_today(tx, pubkey, now)
-    if today is None:
+def _answer(estimated_sats: int, seen: data.Reservation | None) -> Decision:
+    """Free, partial or gate from what a reservation (or a snapshot) saw of the identity and
+    the pool. A whole reservation debits exactly when the budget and the pool cover the
+    estimate, so ``free`` here always means "already debited" for ``decide``."""
+    if seen is None or seen.pool_before < 0:
         return Decision.gate(estimated_sats)
-    remaining = max(0, budget - today)
-    pool_balance = _ensure_pool(tx) if remaining else 0
-    can_absorb = min(remaining, pool_balance, estimated_sats)
+    remaining = max(0, seen.daily_budget - seen.absorbed_today)
+    can_absorb = min(remaining, seen.pool_before, estimated_sats)
     if can_absorb <= 0:
         return Decision.gate(estimated_sats)
     if can_absorb >= estimated_sats:
@@ -130,56 +119,64 @@ def _advice(pubkey: str, estimated_sats: int, budget: int, tx: Db, now: datetime
 def decide_dry_run(
     pubkey: str | None, estimated_sats: int, *, now: datetime | None = None
 ) -> Decision:
-    """What ``decide`` would answer now; reads only (nothing is debited or counted)."""
+    """What ``decide`` would answer now; reads only (nothing is debited, counted or seeded)."""
     if not pubkey or estimated_sats <= 0:
         return Decision.gate(estimated_sats)
-    at = now or _utcnow()
-    budget = daily_budget(_tier(pubkey, at))
-    if budget == 0:
-        return Decision.gate(estimated_sats)
-    with transaction() as tx:
-        today = data.absorbed_today(tx, pubkey, at)
-        balance = data.balance(tx)
-    if today is None:
-        return Decision.gate(estimated_sats)
-    if balance is None:  # not seeded yet: report what the first boot will hold
-        balance = free_tier_settings().free_tier_pool_initial_sats
-    can_absorb = min(max(0, budget - today), balance, estimated_sats)
-    if can_absorb <= 0:
-        return Decision.gate(estimated_sats)
-    if can_absorb >= estimated_sats:
-        return Decision("free", estimated_sats, 0)
-    return Decision("partial", can_absorb, estimated_sats - can_absorb)
-
-
-def decide(pubkey: str | None, estimated_sats: int, *, now: datetime | None = None) -> Decision:
-    """Free (pool debited now), partial (advisory) or gate (nothing happens)."""
-    if not pubkey or estimated_sats <= 0:
-        return Decision.gate(estimated_sats)
-    at = now or _utcnow()
-    budget = daily_budget(_tier(pubkey, at))
-    if budget == 0:
-        return Decision.gate(estimated_sats)
-    # One autocommit statement: the hot pool row is locked only while it runs.
-    autocommit = db()
-    reserved = data.reserve(
-        autocommit, pubkey=pubkey, requested=estimated_sats, daily_budget=budget, whole=True, now=at
+    settings = free_tier_settings()
+    seen = data.snapshot(
+        db(),
+        pubkey=pubkey,
+        budgets=settings.daily_budgets(),
+        rules=_rules(),
+        now=now or _utcnow(),
     )
-    if reserved is None:  # the pool has not been seeded yet (first boot)
-        seed_pool()
-        reserved = data.reserve(
+    if seen is not None and seen.pool_before < 0:  # unseeded: what the first boot will hold
+        seen = replace(seen, pool_before=settings.free_tier_pool_initial_sats)
+    return _answer(estimated_sats, seen)
+
+
+def decide(
+    pubkey: str | None,
+    estimated_sats: int,
+    *,
+    now: datetime | None = None,
+    tx: Db | None = None,
+) -> Decision:
+    """Free (pool debited now), partial (advisory) or gate (nothing happens).
+
+    One statement decides and, for ``free``, reserves: it reads the caller's tier (with any
+    pending trust decay) and day, and debits the pool only if both cover the whole estimate.
+    Without ``tx`` that statement is its own transaction, so the hot pool row is locked only
+    while it runs; with ``tx`` the debit commits (or rolls back) with the caller's work.
+    """
+    if not pubkey or estimated_sats <= 0:
+        return Decision.gate(estimated_sats)
+    at = now or _utcnow()
+    budgets = free_tier_settings().daily_budgets()
+    autocommit = tx or db()
+    seen = data.reserve(
+        autocommit,
+        pubkey=pubkey,
+        requested=estimated_sats,
+        budgets=budgets,
+        rules=_rules(),
+        whole=True,
+        now=at,
+    )
+    if seen is None and autocommit.one(
+        "SELECT 1 AS known FROM nostr_identities WHERE pubkey = :pk", pk=pubkey
+    ):
+        _ensure_pool(autocommit)  # first boot: the pool row did not exist yet
+        seen = data.reserve(
             autocommit,
             pubkey=pubkey,
             requested=estimated_sats,
-            daily_budget=budget,
+            budgets=budgets,
+            rules=_rules(),
             whole=True,
             now=at,
         )
-    if reserved is not None and reserved.debited == estimated_sats:
-        return Decision("free", estimated_sats, 0)
-    # Not wholly free: partial or gate, from what is left. Nothing was debited.
-    with transaction() as tx:
-        return _advice(pubkey, estimated_sats, budget, tx, at)
+    return _answer(estimated_sats, seen)
 
 
 def reserve_partial_grant(
@@ -190,25 +187,35 @@ def reserve_partial_grant(
     if requested_absorb_sats <= 0:
         return 0
     at = now or _utcnow()
-    budget = daily_budget(_tier(pubkey, at, tx))
-    if budget == 0:
-        return 0
     if tx is not None:
-        return _reserve_partial(tx, requested_absorb_sats, pubkey, budget, at)
+        return _reserve_partial(tx, requested_absorb_sats, pubkey, at)
     with transaction() as own:
-        return _reserve_partial(own, requested_absorb_sats, pubkey, budget, at)
+        return _reserve_partial(own, requested_absorb_sats, pubkey, at)
 
 
-def _reserve_partial(tx: Db, requested: int, pubkey: str, budget: int, now: datetime) -> int:
-    reserved = data.reserve(
-        tx, pubkey=pubkey, requested=requested, daily_budget=budget, whole=False, now=now
+def _reserve_partial(tx: Db, requested: int, pubkey: str, now: datetime) -> int:
+    budgets = free_tier_settings().daily_budgets()
+    seen = data.reserve(
+        tx,
+        pubkey=pubkey,
+        requested=requested,
+        budgets=budgets,
+        rules=_rules(),
+        whole=False,
+        now=now,
     )
-    if reserved is None:
+    if seen is None:
         _ensure_pool(tx)
-        reserved = data.reserve(
-            tx, pubkey=pubkey, requested=requested, daily_budget=budget, whole=False, now=now
+        seen = data.reserve(
+            tx,
+            pubkey=pubkey,
+            requested=requested,
+            budgets=budgets,
+            rules=_rules(),
+            whole=False,
+            now=now,
         )
-    debited = 0 if reserved is None else reserved.debited
+    debited = 0 if seen is None else seen.debited
     logger.info(
         "partial grant reserved at payment time",
         extra={"requested_sats": requested, "debited_sats": debited},
@@ -296,6 +303,16 @@ def _record(
             sats_absorbed=to_record,
             pool_balance_after=int(data.balance(tx) or 0),
         )
+
+
+def _ensure_pool(tx: Db) -> int:
+    current = data.balance(tx)
+    if current is not None:
+        return current
+    initial = free_tier_settings().free_tier_pool_initial_sats
+    if data.seed(tx, initial):
+        logger.info("generosity pool seeded", extra={"initial_sats": initial})
+    return int(data.balance(tx) or 0)
 
 
 def seed_pool() -> int:

@@ -2,7 +2,8 @@
 
 A job shows what its state allows: its invoice while it waits for a payment, the ``reason``
 once rejected, the ``result`` once complete, the ``error`` once failed, and
-``refundable_sats`` / ``refunded`` once it has ended.
+``refundable_sats`` / ``refunded`` once it has ended. ``free_tier`` and ``absorbed_sats`` say
+what the free tier does for the job once its work is priced.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ class JobCosts(BaseModel):
     btc_price_usd: float | None = Field(description="BTC price the work was priced at.")
     estimated_tokens: TokenCounts | None
     work_estimate_sats: int | None = Field(description="Estimated cost of the work.")
-    work_charge_sats: int | None = Field(description="What the work invoice asks for.")
+    work_charge_sats: int | None = Field(
+        description="What the caller is charged for the work: the estimate, the estimate less"
+        " the free tier's part (partial), or 0 (free: no work invoice)."
+    )
     work_paid_sats: int
     used_tokens: TokenCounts | None = Field(description="Real usage of the work (once done).")
     actual_cost_sats: int | None = Field(description="Cost of the real usage (once complete).")
@@ -88,9 +92,21 @@ class JobView(BaseModel):
     result: str | None = Field(description="The work (state complete).")
     error: JobError | None = Field(description="What went wrong (state failed).")
     costs: JobCosts
+    free_tier: bool = Field(
+        description="Whether the free tier was granted for the work: wholly (no work invoice)"
+        " or in part (a discounted work invoice); false for full-price work and until the work"
+        " is priced."
+    )
+    absorbed_sats: int = Field(
+        description="What the generosity pool covers of the work: the advised part while a"
+        " discounted invoice is unpaid, the reserved part while the work runs, the part of the"
+        " actual cost it absorbed once complete; 0 when the free tier does not apply or the job"
+        " failed or expired."
+    )
     refundable_sats: int | None = Field(
-        description="Owed back once the job has ended (complete: work paid minus actual cost;"
-        " failed: everything paid; rejected, expired: 0). Claim it with"
+        description="Owed back once the job has ended (complete: work paid minus what the"
+        " caller owes of the actual cost, paid - max(0, actual - absorbed_sats); failed:"
+        " everything paid; rejected, expired: 0). Claim it with"
         " POST /api/jobs/{job_id}/refund."
     )
     refunded: bool | None = Field(description="Whether the refund has been paid out.")
@@ -160,6 +176,8 @@ def job_view(job: Row, trust_tier: str, pending_invoice: Row | None = None) -> J
         result=job["result"] if state == "complete" else None,
         error=error,
         costs=costs_of(job),
+        free_tier=job["free_tier_serve"] in ("free", "partial"),
+        absorbed_sats=int(job["absorbed_sats"]),
         refundable_sats=int(job["refundable_sats"]) if ended else None,
         refunded=(job["refund_state"] == "sent") if ended else None,
         refund=refund_of(job),

@@ -8,27 +8,36 @@ already done, and otherwise applies its change with one conditional update
 
 What is refundable (``refundable_sats``), decided once when the job ends:
 
-* ``complete``: work paid minus the actual cost of the real token usage (never negative, never
-  more than paid; the eval fee paid for the evaluation and is not refunded);
+* ``complete``: work paid minus what the caller owes of the actual cost of the real token usage,
+  ``paid - max(0, actual - absorbed)`` where ``absorbed`` is the free tier's part (never
+  negative, never more than paid; the eval fee paid for the evaluation and is not refunded; a
+  free job paid nothing for its work, so nothing is refundable);
 * ``failed``: everything the caller paid for the job, eval fee and work payment alike: the
   caller got nothing for it, whichever step failed;
 * ``rejected`` and ``expired``: nothing (the eval fee paid for the evaluation that was done;
   an unpaid invoice took nothing).
+
+The free tier (:mod:`timmy.jobs.charging`): the pool is debited for a job at most once — at
+the ``free`` decision (:func:`price_work`) or when a ``partial`` job's work invoice is paid
+(:func:`on_invoice_paid`) — and the job row holds that reservation (``pool_reserved_sats``)
+until it is either recorded as a grant, over-reservation returned (:func:`settle`), or
+released (:func:`fail`, :func:`expire`), in the transaction that zeroes it: exactly once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from timmy import ai, identity, payments, pricing, quote
+from timmy import ai, freetier, identity, payments, quote
 from timmy.ai import agent
 from timmy.data import invoices
 from timmy.data import jobs as data
 from timmy.db.connection import Db, Row, transaction
 from timmy.jobs import INVOICE_PURPOSE
-from timmy.jobs.charging import work_charge
+from timmy.jobs.charging import WorkCharge, settle_work, work_charge
 from timmy.jobs.errors import JobNotFound, JobStateError
 
 logger = logging.getLogger(__name__)
@@ -75,10 +84,28 @@ def _unexpected(job: Row, step: str) -> JobStateError:
 
 def on_invoice_paid(tx: Db, invoice: Row) -> None:
     """Registered in ``timmy.payments.ON_PAID_HANDLERS``: runs inside the invoice's one
-    pending → paid transaction, so the money and the job's new state commit together."""
-    data.record_payment(
-        tx, str(invoice["owner_id"]), str(invoice["payment_hash"]), int(invoice["amount_sats"])
+    pending → paid transaction, so the money and the job's new state commit together.
+
+    A partial job's grant is reserved here, at payment and not at invoice (an unpaid invoice
+    must never hold pool sats): the pool is debited for as much of the advised part as the
+    caller's day and the pool still allow, and the job holds what was really debited.
+    """
+    payment_hash = str(invoice["payment_hash"])
+    job = data.record_payment(
+        tx, str(invoice["owner_id"]), payment_hash, int(invoice["amount_sats"])
     )
+    if (
+        job is None
+        or job["free_tier_serve"] != "partial"
+        or job["work_payment_hash"] != payment_hash
+        or job["state"] != "executing"
+        or job["pool_reserved_at"] is not None
+    ):
+        return
+    reserved = freetier.reserve_partial_grant(int(job["absorbed_sats"]), job["nostr_pubkey"], tx=tx)
+    if data.record_partial_reservation(tx, str(job["id"]), reserved_sats=reserved) is None:
+        # The row is locked by record_payment above: this cannot happen; roll it all back.
+        raise JobStateError(f"job {job['id']}: the partial grant could not be stored")
 
 
 # --------------------------------------------------------------------------------- steps
@@ -107,20 +134,37 @@ def evaluate(job_id: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkInvoice:
-    payment_hash: str
+class WorkPricing:
+    serve: str  # the free tier's decision: free, partial or gate
+    payment_hash: str | None  # the work invoice (None when free: there is none)
     charge_sats: int
 
+    @classmethod
+    def of(cls, job: Row) -> WorkPricing:
+        hash_ = job["work_payment_hash"]
+        return cls(
+            serve=str(job["free_tier_serve"] or "gate"),
+            payment_hash=None if hash_ is None else str(hash_),
+            charge_sats=int(job["work_charge_sats"]),
+        )
 
-def price_work(job_id: str) -> WorkInvoice:
-    """Price the accepted request and issue the work invoice (once)."""
+
+def _priced(job: Row) -> bool:
+    return job["free_tier_serve"] is not None or job["work_payment_hash"] is not None
+
+
+def price_work(job_id: str) -> WorkPricing:
+    """Price the accepted request, take the free-tier decision and, unless the work is free,
+    issue the work invoice (once)."""
     job = _read(job_id)
-    if job["work_payment_hash"] is not None:
-        return WorkInvoice(str(job["work_payment_hash"]), int(job["work_charge_sats"]))
+    if _priced(job):
+        return WorkPricing.of(job)
     if job["state"] != "evaluating" or not job["eval_accepted"]:
         raise _unexpected(job, "price_work")
     priced = quote.estimate(job["request"])
     charge = work_charge(job, priced)
+    if charge.serve == "free":
+        return _store_free_work(job, priced, charge)
     created = payments.request_invoice(charge.charge_sats, f"Timmy job {job_id}: work")
     with transaction() as tx:
         payments.record_invoice(tx, created, purpose=INVOICE_PURPOSE, owner_id=job_id)
@@ -134,10 +178,48 @@ def price_work(job_id: str) -> WorkInvoice:
             work_estimate_sats=charge.estimate_sats,
             work_charge_sats=charge.charge_sats,
             work_payment_hash=created.payment_hash,
+            free_tier_serve=charge.serve,
+            absorbed_sats=charge.absorb_sats,
         )
         if stored is None:  # rolls the invoice back with it
             raise _unexpected(_load(tx, job_id), "price_work")
-    return WorkInvoice(created.payment_hash, charge.charge_sats)
+    return WorkPricing.of(stored)
+
+
+def _store_free_work(job: Row, priced: quote.Quote, charge: WorkCharge) -> WorkPricing:
+    """Store a free decision on the job. The decision already debited the pool (``decide`` runs
+    in its own transaction), so unless the job took the reservation (the store failed, or a
+    concurrent run priced the job first) it goes straight back to the pool."""
+    job_id = str(job["id"])
+
+    def give_back() -> None:
+        _release(charge.absorb_sats, job["nostr_pubkey"], f"job {job_id}: free decision not stored")
+
+    stored: Row | None = None
+    try:
+        with transaction() as tx:
+            stored = data.record_free_work(
+                tx,
+                job_id,
+                model=priced.model,
+                btc_price_usd=priced.estimate.btc_price_usd,
+                estimate_input_tokens=priced.estimate.tokens.input,
+                estimate_output_tokens=priced.estimate.tokens.output,
+                work_estimate_sats=charge.estimate_sats,
+                reserved_sats=charge.absorb_sats,
+            )
+            current = stored or _load(tx, job_id)
+    except BaseException:
+        # Rolled back, or the COMMIT itself failed: then the row says whether it landed.
+        if stored is None or _read(job_id)["pool_reserved_at"] is None:
+            give_back()
+        raise
+    if stored is None:
+        give_back()
+        if _priced(current):
+            return WorkPricing.of(current)
+        raise _unexpected(current, "price_work")
+    return WorkPricing.of(stored)
 
 
 def execute(job_id: str) -> None:
@@ -166,7 +248,10 @@ class Settlement:
 
 
 def settle(job_id: str) -> Settlement:
-    """Price the real usage at the quoted BTC price; the overpayment becomes refundable."""
+    """Price the real usage at the quoted BTC price and split it between the free tier's
+    reservation and the caller (:func:`timmy.jobs.charging.settle_work`); what the caller paid
+    beyond their part becomes refundable. In the same transaction: the grant is recorded (the
+    over-reservation returned to the pool) and a paid job credits the pool."""
     job = _read(job_id)
     if job["state"] == "complete":
         return Settlement(int(job["actual_cost_sats"]), int(job["refundable_sats"]))
@@ -175,21 +260,68 @@ def settle(job_id: str) -> Settlement:
     actual = quote.actual(
         int(job["input_tokens"]), int(job["output_tokens"]), job["model"], job["btc_price_usd"]
     )
-    # Free-tier seam: with an absorbed part, refundable = paid - max(0, actual - absorbed).
-    owed = pricing.refundable(int(job["work_paid_sats"]), actual)
+    paid = int(job["work_paid_sats"])
+    # Fixed while executing: only this step and fail() change it, both leaving executing.
+    reserved = int(job["pool_reserved_sats"])
+    split = settle_work(paid, actual, reserved)
     with transaction() as tx:
-        stored = data.settle(tx, job_id, actual_cost_sats=actual, refundable_sats=owed) or _load(
-            tx, job_id
+        stored = data.settle(
+            tx,
+            job_id,
+            actual_cost_sats=actual,
+            refundable_sats=split.refundable_sats,
+            absorbed_sats=split.absorbed_sats,
+            reserved_sats=reserved,
         )
+        if stored is not None:  # this call completed the job: the pool's side, once
+            if reserved > 0:
+                data.lock_caller(tx, job["nostr_pubkey"])
+                freetier.record_grant(
+                    job["nostr_pubkey"],
+                    freetier.request_hash(job["request"]),
+                    split.absorbed_sats,
+                    reserved,
+                    tx=tx,
+                )
+            freetier.credit(paid, tx=tx)  # a free job paid nothing: credits nothing
+        else:
+            stored = _load(tx, job_id)
     if stored["state"] != "complete":
         raise _unexpected(stored, "settle")
     return Settlement(int(stored["actual_cost_sats"]), int(stored["refundable_sats"]))
 
 
+def _end_releasing(tx: Db, job_id: str, end: Callable[[], Row | None], reason: str) -> Row | None:
+    """End the job with ``end`` (a conditional update that zeroes ``pool_reserved_sats``) and
+    give back to the pool what it held for the job, in this transaction: the locked read and
+    the state change make the release happen once however often the step runs."""
+    locked = data.get(tx, job_id, for_update=True)
+    if locked is None:
+        raise JobNotFound(f"no job {job_id}")
+    ended = end()
+    held = int(locked["pool_reserved_sats"])
+    if ended is not None and held > 0:
+        _release(held, locked["nostr_pubkey"], reason, tx=tx)
+    return ended
+
+
+def _release(sats: int, pubkey: str, reason: str, *, tx: Db | None = None) -> None:
+    """Give a reservation back to the pool (in ``tx``, or a transaction of its own), the
+    caller's identity row locked first (see :func:`timmy.data.jobs.lock_caller`)."""
+    if tx is None:
+        with transaction() as own:
+            _release(sats, pubkey, reason, tx=own)
+        return
+    data.lock_caller(tx, pubkey)
+    freetier.release_reservation(sats, pubkey, reason, tx=tx)
+
+
 def expire(job_id: str) -> str:
     """An invoice was not paid in time: the job ends as expired."""
     with transaction() as tx:
-        stored = data.expire(tx, job_id) or _load(tx, job_id)
+        stored = _end_releasing(
+            tx, job_id, lambda: data.expire(tx, job_id), f"job {job_id} expired"
+        ) or _load(tx, job_id)
     return str(stored["state"])
 
 
@@ -199,7 +331,8 @@ def public_failure(error_name: str | None) -> tuple[str, str]:
 
 
 def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
-    """End the job as failed; everything paid for it becomes refundable.
+    """End the job as failed; everything paid for it becomes refundable, and whatever the pool
+    held for it (a free or a paid partial job's reservation) is released, once.
 
     The job's still-pending invoices are expired first (same transaction, invoices locked
     before the job, as the on-paid hook does), so no payment can land on a failed job.
@@ -214,7 +347,13 @@ def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
         for payment_hash in (job["eval_payment_hash"], job["work_payment_hash"]):
             if payment_hash is not None:
                 invoices.mark_expired(tx, payment_hash)
-        return data.fail(tx, job_id, error_code=code, error_message=message) or _load(tx, job_id)
+        failed = _end_releasing(
+            tx,
+            job_id,
+            lambda: data.fail(tx, job_id, error_code=code, error_message=message),
+            f"job {job_id} failed ({code})",
+        )
+        return failed or _load(tx, job_id)
 
 
 def record_trust(job_id: str) -> bool:

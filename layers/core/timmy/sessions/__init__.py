@@ -5,7 +5,8 @@ the session, and spends the balance with ``run_request``; ``create_topup`` refil
 
 * :mod:`timmy.sessions.settings` — deposit bounds, minimum request cost, lifetimes, secret;
 * :mod:`timmy.sessions.service` — create, read (polling payments), top up;
-* :mod:`timmy.sessions.requests` — reserve → execute → settle, never below a zero balance;
+* :mod:`timmy.sessions.requests` — estimate → free-tier decision → hold → execute →
+  reconcile, never below a zero balance (nor an empty pool);
 * :mod:`timmy.sessions.payments` — the on-paid handlers crediting deposits and top-ups;
 * :mod:`timmy.sessions.auth` — the macaroon key and ``Authorization: Bearer`` parsing;
 * :mod:`timmy.sessions.views` — the shapes callers see.

@@ -164,6 +164,7 @@ def view(row: Row, settings: SessionSettings) -> SessionView:
         session_id=str(row["id"]),
         state=state,
         balance_sats=int(row["balance_sats"]),
+        absorbed_sats=int(row["absorbed_sats"]),
         deposit_sats=int(row["deposit_sats"]),
         min_request_sats=settings.session_min_request_sats,
         invoice=None if unpaid_deposit is None else SessionInvoice.of(unpaid_deposit),

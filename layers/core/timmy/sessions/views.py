@@ -43,11 +43,16 @@ class SessionView(BaseModel):
     state: SessionState = Field(
         description=(
             "awaiting_payment until the deposit is paid; active; paused while the balance is"
-            " below min_request_sats (top up to resume); expired when the deposit invoice"
-            " expired unpaid, the session's lifetime ended, or it was idle too long"
+            " below min_request_sats (top up to resume; a request the free tier pays for"
+            " wholly still runs, a partly free one if the balance covers the caller's part);"
+            " expired when the deposit invoice expired unpaid, the session's lifetime ended, or"
+            " it was idle too long"
         )
     )
     balance_sats: int = Field(description="Spendable balance (running requests already held)")
+    absorbed_sats: int = Field(
+        description="What the free tier has paid, in all, for this session's completed requests"
+    )
     deposit_sats: int
     min_request_sats: int = Field(description="The least a request costs")
     invoice: SessionInvoice | None = Field(
@@ -80,11 +85,20 @@ class SessionRequestResult(BaseModel):
     cost_sats: int = Field(
         description=(
             "What the work cost: real token usage priced at the quoted BTC price (rounded up),"
-            " at least min_request_sats and never more than the estimate that was held"
+            " at least min_request_sats and never more than the estimate (held from the"
+            " balance and the free tier's pool before the work ran)"
         )
     )
-    charged_sats: int = Field(description="What was debited from the balance")
-    absorbed_sats: int = Field(description="The part of the cost the free tier paid")
+    charged_sats: int = Field(
+        description="What was debited from the balance: cost_sats - absorbed_sats"
+    )
+    absorbed_sats: int = Field(
+        description=(
+            "The part of the cost the free tier's generosity pool paid (the caller's identity"
+            " must be bound to the session; 0 for anonymous sessions)"
+        )
+    )
+    free_tier: bool = Field(description="Whether the free tier paid any of this request")
     balance_sats: int = Field(description="The balance after this request")
     tokens: SessionTokens
     trust_tier: TrustTier
