@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from local.stack import ROOT, LocalStack
 
-logger = logging.getLogger("timmy.local")
+logger = logging.getLogger("local")
 OPENAPI_PATH = ROOT / "shared" / "openapi.json"
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from local.template import FunctionSpec, Route, Template, function_arn
 
-logger = logging.getLogger("timmy.local")
+logger = logging.getLogger("local")
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_PARAMETERS = {"Stage": "local", "DevMode": "true"}
@@ -191,12 +191,22 @@ def install_lambda_seam(functions: Functions) -> Callable[[], None]:
     return uninstall
 
 
+# Concurrency tests open a connection per thread, and several suites (or `make dev` and a
+# benchmark) may share one embedded server: PostgreSQL's default of 100 is too tight.
+EMBEDDED_MAX_CONNECTIONS = 300
+
+
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL server; returns its URL."""
     import pgserver
+    from pgserver._commands import pg_ctl
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    if int(server.psql("SHOW max_connections;").split()[2]) < EMBEDDED_MAX_CONNECTIONS:
+        server.psql(f"ALTER SYSTEM SET max_connections = {EMBEDDED_MAX_CONNECTIONS};")
+        # pg_ctl restart reuses the options pgserver started the server with.
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=30)
     uri: str = server.get_uri()
     return uri
 

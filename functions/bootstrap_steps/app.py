@@ -11,8 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from timmy.api import logger
 from timmy.bootstrap import steps
+from timmy.observability import logger
 
 
 class JobInput(BaseModel):

@@ -9,9 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
 from timmy.api import header, install_error_handlers, make_handler
-from timmy.errors import BadRequest
 from timmy.freetier.estimate import Estimate, estimate
-from timmy.identity import resolve_token
+from timmy.identity import caller
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
@@ -63,10 +62,7 @@ ERRORS = {
 
 
 def _caller(body_token: str | None) -> str | None:
-    header_token = header(app, "x-nostr-token")
-    if header_token and body_token and header_token != body_token:
-        raise BadRequest("X-Nostr-Token and nostr_token differ.", code="conflicting_tokens")
-    return resolve_token(header_token or body_token)
+    return caller(header(app, "x-nostr-token"), body_token)
 
 
 def _shape(result: Estimate) -> EstimateResponse:

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from timmy.jobs.errors import ConflictingTokens, JobNotFound
-from timmy.jobs.service import caller_token, parse_job_id
+from timmy.jobs.errors import JobNotFound
+from timmy.jobs.service import parse_job_id
 from timmy.jobs.workflow import public_failure
 from timmy.quote import InvalidRequestText, validate_request_text
 
@@ -20,17 +20,6 @@ def test_job_ids_are_canonical_uuids_and_anything_else_is_not_found() -> None:
         with pytest.raises(JobNotFound) as caught:
             parse_job_id(bad)
         assert (caught.value.status, caught.value.code) == (404, "job_not_found")
-
-
-def test_the_token_comes_from_the_header_or_the_body_never_two_different_ones() -> None:
-    assert caller_token(None, None) is None
-    assert caller_token("", "") is None
-    assert caller_token("h", None) == "h"
-    assert caller_token(None, "b") == "b"
-    assert caller_token("same", "same") == "same"
-    with pytest.raises(ConflictingTokens) as caught:
-        caller_token("h", "b")
-    assert (caught.value.status, caught.value.code) == (400, "conflicting_tokens")
 
 
 @pytest.mark.parametrize(

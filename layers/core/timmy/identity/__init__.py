@@ -24,6 +24,7 @@ from typing import Literal
 
 from timmy.data import identities as data
 from timmy.db.connection import Db, Row, get_connection, transaction
+from timmy.errors import BadRequest
 from timmy.identity.settings import IdentitySettings, settings, token_secret
 from timmy.nostr import tokens
 
@@ -37,8 +38,10 @@ _PUBKEY_RE = re.compile(r"[0-9a-f]{64}")
 __all__ = [
     "ANONYMOUS",
     "TIERS",
+    "ConflictingTokens",
     "IdentitySettings",
     "TrustProfile",
+    "caller",
     "ensure_identity",
     "issue_token",
     "profile",
@@ -94,6 +97,24 @@ def resolve_token(token: str | None, *, now: int | None = None) -> str | None:
         return None
     at = int(time.time()) if now is None else now
     return tokens.verify_token(token, secret=token_secret(), now=at)
+
+
+class ConflictingTokens(BadRequest):
+    """``X-Nostr-Token`` and the body's ``nostr_token`` were both given and differ."""
+
+    code = "conflicting_tokens"
+
+
+def caller(
+    header_token: str | None, body_token: str | None = None, *, now: int | None = None
+) -> str | None:
+    """The pubkey a caller proved with the one token it sent (header or body field), or None
+    when it sent none; two different tokens are a 400, a bad one a 401."""
+    header_token = header_token or None
+    body_token = body_token or None
+    if header_token and body_token and header_token != body_token:
+        raise ConflictingTokens("X-Nostr-Token and nostr_token differ; send one token.")
+    return resolve_token(header_token or body_token, now=now)
 
 
 def issue_token(pubkey: str, *, now: int | None = None) -> tuple[str, int]:

@@ -11,12 +11,6 @@ class JobNotFound(NotFound):
     code = "job_not_found"
 
 
-class ConflictingTokens(BadRequest):
-    """``X-Nostr-Token`` and body ``nostr_token`` were both given and differ."""
-
-    code = "conflicting_tokens"
-
-
 class InvoiceAmountRequired(BadRequest):
     code = "invoice_amount_required"
 

@@ -14,7 +14,6 @@ from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.jobs import INVOICE_PURPOSE
 from timmy.jobs.errors import (
     AlreadyRefunded,
-    ConflictingTokens,
     InvoiceAmountRequired,
     InvoiceExpired,
     JobConfigurationError,
@@ -44,15 +43,6 @@ def parse_job_id(raw: str) -> str:
         raise JobNotFound("No job with that id.") from None
 
 
-def caller_token(header_token: str | None, body_token: str | None) -> str | None:
-    """The one ``nostr_token`` the caller sent, from the header or the body."""
-    header_token = header_token or None
-    body_token = body_token or None
-    if header_token and body_token and header_token != body_token:
-        raise ConflictingTokens("X-Nostr-Token and nostr_token differ; send one token.")
-    return header_token or body_token
-
-
 def payment_wait_seconds() -> int:
     """How long the workflow waits for each of the job's invoices to be paid."""
     override = job_settings().job_payment_wait_seconds
@@ -69,7 +59,7 @@ def create_job(request: str, *, header_token: str | None, body_token: str | None
     cannot be started the job is removed again (503, nothing left behind).
     """
     request = validate_request_text(request)
-    pubkey = identity.resolve_token(caller_token(header_token, body_token))
+    pubkey = identity.caller(header_token, body_token)
     machine_arn = job_settings().job_state_machine_arn
     if not machine_arn:
         raise JobConfigurationError("JOB_STATE_MACHINE_ARN is not configured.")

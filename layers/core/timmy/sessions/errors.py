@@ -20,10 +20,6 @@ class AmountOutOfRange(BadRequest):
     code = "amount_out_of_range"
 
 
-class ConflictingTokens(BadRequest):
-    code = "conflicting_tokens"
-
-
 class MissingMacaroon(Unauthorized):
     code = "missing_macaroon"
 

@@ -15,7 +15,6 @@ from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.sessions import auth
 from timmy.sessions.errors import (
     AmountOutOfRange,
-    ConflictingTokens,
     DepositPending,
     SessionExpired,
     SessionNotFound,
@@ -53,15 +52,6 @@ def check_amount(amount_sats: int, settings: SessionSettings) -> int:
     return amount_sats
 
 
-def caller_pubkey(header_token: str | None, body_token: str | None) -> str | None:
-    """The Nostr pubkey the caller proved, None when anonymous; a bad token is a 401."""
-    header_token = header_token or None
-    body_token = body_token or None
-    if header_token and body_token and header_token != body_token:
-        raise ConflictingTokens("X-Nostr-Token and nostr_token differ; send one of them.")
-    return identity.resolve_token(header_token or body_token)
-
-
 # --- create --------------------------------------------------------------------------------
 
 
@@ -70,7 +60,7 @@ def create_session(
 ) -> SessionCreated:
     settings = session_settings()
     check_amount(amount_sats, settings)
-    pubkey = caller_pubkey(header_token, body_token)
+    pubkey = identity.caller(header_token, body_token)
     # A deployment that cannot mint macaroons must not take deposits it could never serve.
     auth.macaroon_secret(settings)
     session_id = str(uuid.uuid4())
