@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import httpx
+import identities
 
 from timmy import freetier
-from timmy.db.connection import db, transaction
-from timmy.identity import ensure_identity, issue_token
-from timmy.identity.settings import settings as identity_settings
+from timmy.db.connection import db
 
 
 def trusted_token(pubkey: str = "a1" * 32) -> str:
-    with transaction() as tx:
-        ensure_identity(tx, pubkey)
-        tx.execute(
-            "UPDATE nostr_identities SET trust_score = :s WHERE pubkey = :pk",
-            s=identity_settings().rules.trusted,
-            pk=pubkey,
-        )
-    return issue_token(pubkey)[0]
+    return identities.token_for(identities.make_identity("trusted", pubkey))
 
 
 def snapshot() -> tuple[object, ...]:

@@ -7,36 +7,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import identities
 import pytest
 from pg8000.exceptions import DatabaseError
 
 from timmy import freetier
-from timmy.db.connection import db, transaction
+from timmy.db.connection import db
 from timmy.freetier import Decision
-from timmy.identity import ensure_identity
-from timmy.identity.settings import settings as identity_settings
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def make_identity(tier: str, n: int = 1, *, at: datetime = T0) -> str:
     """An identity whose score puts it in ``tier``, last seen at ``at``."""
-    rules = identity_settings().rules
-    score = {"new": 0, "established": rules.established, "trusted": rules.trusted}.get(
-        tier, rules.elite
-    )
-    pubkey = f"{n:064x}"
-    with transaction() as tx:
-        ensure_identity(tx, pubkey)
-        tx.execute(
-            "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = :at,"
-            " absorbed_reset_at = :at WHERE pubkey = :pk",
-            s=score,
-            t=tier,
-            at=at,
-            pk=pubkey,
-        )
-    return pubkey
+    return identities.make_identity(tier, f"{n:064x}", at=at)
 
 
 def pool() -> int:

@@ -10,13 +10,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import identities
 import pytest
-from nostr_keys import NostrKey
 
-from timmy import freetier, identity, payments
+from timmy import freetier, payments
 from timmy.data import jobs as data
 from timmy.db.connection import db, transaction
-from timmy.identity.settings import settings as identity_settings
 from timmy.jobs import INVOICE_PURPOSE, workflow
 from timmy.lightning import backend
 from timmy.lightning.stub import StubBackend
@@ -37,20 +36,7 @@ def _pool(clean_db: None) -> None:
 def caller(tier: str, *, absorbed_today: int = 0) -> str:
     """An identity whose trust score puts it in ``tier`` now, with ``absorbed_today`` of its
     daily free budget already used."""
-    rules = identity_settings().rules
-    score = {"new": 0, "established": rules.established, "trusted": rules.trusted}[tier]
-    pubkey = NostrKey().pubkey_hex
-    with transaction() as tx:
-        identity.ensure_identity(tx, pubkey)
-        tx.execute(
-            "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = now(),"
-            " absorbed_reset_at = now(), sats_absorbed_today = :a WHERE pubkey = :pk",
-            s=score,
-            t=tier,
-            a=absorbed_today,
-            pk=pubkey,
-        )
-    return pubkey
+    return identities.make_identity(tier, absorbed_today=absorbed_today)
 
 
 def pool() -> int:

@@ -18,14 +18,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import identities
 import pytest
 
-from timmy import freetier, identity, payments
+from timmy import freetier, payments
 from timmy.ai import agent
 from timmy.ai.base import AIResult
 from timmy.data import sessions as data
 from timmy.db.connection import Db, db, open_connection, reset_connection, transaction
-from timmy.identity.settings import settings as identity_settings
 from timmy.lightning import backend
 from timmy.payments import confirm_payment
 from timmy.runtime import reset_caches
@@ -38,16 +38,7 @@ WAIT_SECONDS = 30
 
 
 def trusted_identity() -> str:
-    pubkey = uuid.uuid4().hex * 2
-    with transaction() as tx:
-        identity.ensure_identity(tx, pubkey)
-        tx.execute(
-            "UPDATE nostr_identities SET trust_score = :s, tier = 'trusted', last_seen = now(),"
-            " absorbed_reset_at = now() WHERE pubkey = :pk",
-            s=identity_settings().rules.trusted,
-            pk=pubkey,
-        )
-    return pubkey
+    return identities.make_identity("trusted")
 
 
 def paid_session(balance: int, pubkey: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import identities
 import pytest
 
 from local.stack import LocalStack
@@ -123,24 +124,7 @@ def start(request: str, token: str | None = None) -> str:
 def caller_token(tier: str, *, absorbed_today: int = 0) -> str:
     """A token for an identity whose trust score puts it in ``tier``, with ``absorbed_today``
     sats of its daily free budget used."""
-    from nostr_keys import NostrKey
-
-    from timmy import identity
-    from timmy.identity.settings import settings as identity_settings
-
-    rules = identity_settings().rules
-    pubkey = NostrKey().pubkey_hex
-    with transaction() as tx:
-        identity.ensure_identity(tx, pubkey)
-        tx.execute(
-            "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = now(),"
-            " absorbed_reset_at = now(), sats_absorbed_today = :a WHERE pubkey = :pk",
-            s={"established": rules.established, "trusted": rules.trusted}[tier],
-            t=tier,
-            a=absorbed_today,
-            pk=pubkey,
-        )
-    return identity.issue_token(pubkey)[0]
+    return identities.token_for(identities.make_identity(tier, absorbed_today=absorbed_today))
 
 
 def pool() -> int:

@@ -8,13 +8,12 @@ import hashlib
 import os
 from typing import Any
 
+import identities
 import pytest
 from conftest import JobsClient
-from nostr_keys import NostrKey
 
-from timmy import freetier, identity
-from timmy.db.connection import db, transaction
-from timmy.identity.settings import settings as identity_settings
+from timmy import freetier
+from timmy.db.connection import db
 from timmy.lightning.bolt11 import encode_invoice
 
 POOL = 10_000
@@ -33,21 +32,8 @@ def _pool(api: Any) -> None:
 def caller(tier: str, *, absorbed_today: int = 0) -> tuple[str, dict[str, str]]:
     """An identity in ``tier`` (its trust score set), with ``absorbed_today`` sats of its daily
     free budget used, and the token header that proves it."""
-    rules = identity_settings().rules
-    score = {"established": rules.established, "trusted": rules.trusted}[tier]
-    pubkey = NostrKey().pubkey_hex
-    with transaction() as tx:
-        identity.ensure_identity(tx, pubkey)
-        tx.execute(
-            "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = now(),"
-            " absorbed_reset_at = now(), sats_absorbed_today = :a WHERE pubkey = :pk",
-            s=score,
-            t=tier,
-            a=absorbed_today,
-            pk=pubkey,
-        )
-    token, _expires = identity.issue_token(pubkey)
-    return pubkey, {"X-Nostr-Token": token}
+    pubkey = identities.make_identity(tier, absorbed_today=absorbed_today)
+    return pubkey, {"X-Nostr-Token": identities.token_for(pubkey)}
 
 
 def customer_invoice(amount_sats: int) -> str:

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import identities
 import pytest
-from nostr_keys import NostrKey
 
-from timmy import freetier, identity
-from timmy.db.connection import db, transaction
-from timmy.identity.settings import settings as identity_settings
+from timmy import freetier
+from timmy.db.connection import db
 from timmy.runtime import reset_caches
 
 # Every request costs exactly this many sats under ``flat_price``: the model is free, so the
@@ -129,30 +128,10 @@ class FreeTier:
 
     @staticmethod
     def identity(tier: str) -> tuple[str, str]:
-        """A fresh identity whose score puts it in ``tier``: ``(pubkey, nostr_token)``.
-
-        Its daily free allowance starts now (as ``tests/integration/test_freetier.py`` does,
-        with the clock of the database instead of a fixed one).
-        """
-        rules = identity_settings().rules
-        score = {
-            "new": 0,
-            "established": rules.established,
-            "trusted": rules.trusted,
-            "elite": rules.elite,
-        }[tier]
-        pubkey = NostrKey().pubkey_hex
-        with transaction() as tx:
-            identity.ensure_identity(tx, pubkey)
-            tx.execute(
-                "UPDATE nostr_identities SET trust_score = :s, tier = :t, last_seen = now(),"
-                " absorbed_reset_at = now(), sats_absorbed_today = 0 WHERE pubkey = :pk",
-                s=score,
-                t=tier,
-                pk=pubkey,
-            )
-        token, _ = identity.issue_token(pubkey)
-        return pubkey, token
+        """A fresh identity whose score puts it in ``tier``: ``(pubkey, nostr_token)``; its
+        daily free allowance starts now."""
+        pubkey = identities.make_identity(tier)
+        return pubkey, identities.token_for(pubkey)
 
     @staticmethod
     def set_pool(balance_sats: int) -> None:

@@ -152,30 +152,7 @@ def decide(
     if not pubkey or estimated_sats <= 0:
         return Decision.gate(estimated_sats)
     at = now or _utcnow()
-    budgets = free_tier_settings().daily_budgets()
-    autocommit = tx or db()
-    seen = data.reserve(
-        autocommit,
-        pubkey=pubkey,
-        requested=estimated_sats,
-        budgets=budgets,
-        rules=_rules(),
-        whole=True,
-        now=at,
-    )
-    if seen is None and autocommit.one(
-        "SELECT 1 AS known FROM nostr_identities WHERE pubkey = :pk", pk=pubkey
-    ):
-        _ensure_pool(autocommit)  # first boot: the pool row did not exist yet
-        seen = data.reserve(
-            autocommit,
-            pubkey=pubkey,
-            requested=estimated_sats,
-            budgets=budgets,
-            rules=_rules(),
-            whole=True,
-            now=at,
-        )
+    seen = _reserve(tx or db(), pubkey, estimated_sats, whole=True, now=at)
     return _answer(estimated_sats, seen)
 
 
@@ -193,7 +170,10 @@ def reserve_partial_grant(
         return _reserve_partial(own, requested_absorb_sats, pubkey, at)
 
 
-def _reserve_partial(tx: Db, requested: int, pubkey: str, now: datetime) -> int:
+def _reserve(
+    tx: Db, pubkey: str, requested: int, *, whole: bool, now: datetime
+) -> data.Reservation | None:
+    """One reservation statement; on the very first boot it seeds the pool and tries again."""
     budgets = free_tier_settings().daily_budgets()
     seen = data.reserve(
         tx,
@@ -201,10 +181,10 @@ def _reserve_partial(tx: Db, requested: int, pubkey: str, now: datetime) -> int:
         requested=requested,
         budgets=budgets,
         rules=_rules(),
-        whole=False,
+        whole=whole,
         now=now,
     )
-    if seen is None:
+    if seen is None and data.balance(tx) is None:
         _ensure_pool(tx)
         seen = data.reserve(
             tx,
@@ -212,9 +192,14 @@ def _reserve_partial(tx: Db, requested: int, pubkey: str, now: datetime) -> int:
             requested=requested,
             budgets=budgets,
             rules=_rules(),
-            whole=False,
+            whole=whole,
             now=now,
         )
+    return seen
+
+
+def _reserve_partial(tx: Db, requested: int, pubkey: str, now: datetime) -> int:
+    seen = _reserve(tx, pubkey, requested, whole=False, now=now)
     debited = 0 if seen is None else seen.debited
     logger.info(
         "partial grant reserved at payment time",
