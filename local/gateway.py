@@ -107,7 +107,8 @@ def serve_in_thread(
     thread = threading.Thread(target=server.serve_forever, name="local-gateway", daemon=True)
     thread.start()
     bound_host, bound_port = server.server_address[:2]
-    return server, f"http://{bound_host}:{bound_port}"
+    host_text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
+    return server, f"http://{host_text}:{bound_port}"
 
 
 def openapi_path() -> Path:

@@ -65,5 +65,5 @@ def install() -> None:
         setattr(ThreadLocalRouterMeta, name, _attribute(name))  # class-level reads
         type.__setattr__(BaseRouter, name, _attribute(name))  # instance reads and writes
     type.__setattr__(BaseRouter, "context", _context_property())
-    BaseRouter.__class__ = ThreadLocalRouterMeta
+    BaseRouter.__class__ = ThreadLocalRouterMeta  # type: ignore[method-assign]
     _installed = True

@@ -183,10 +183,10 @@ def install_lambda_seam(functions: Functions) -> Callable[[], None]:
             return client
         return original(region=region, service=service, state_credentials=state_credentials)
 
-    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[assignment]
+    lambda_eval_utils.boto_client_for = boto_client_for
 
     def uninstall() -> None:
-        lambda_eval_utils.boto_client_for = original  # type: ignore[assignment]
+        lambda_eval_utils.boto_client_for = original
 
     return uninstall
 
@@ -199,7 +199,7 @@ EMBEDDED_MAX_CONNECTIONS = 300
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL server; returns its URL."""
     import pgserver
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(data_dir), cleanup_mode="stop")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from timmy.api import header, install_error_handlers, make_handler
+from timmy.api import error_doc, header, install_error_handlers, make_handler
 from timmy.freetier.estimate import Estimate, estimate
 from timmy.identity import caller
 
@@ -56,8 +56,8 @@ class EstimateResponse(BaseModel):
 
 
 ERRORS = {
-    400: {"description": "Empty or over-long request"},
-    401: {"description": "A nostr token was given but is invalid or expired"},
+    400: error_doc("empty_request, request_too_long, invalid_request or conflicting_tokens"),
+    401: error_doc("invalid_token or token_expired: a nostr token was given but is not valid"),
 }
 
 

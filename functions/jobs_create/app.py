@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, Field
 
-from timmy.api import header, install_error_handlers, make_handler
+from timmy.api import error_doc, header, install_error_handlers, make_handler, ok_doc
 from timmy.jobs.service import create_job
-from timmy.jobs.views import JobCreated, error_doc, ok_doc
+from timmy.jobs.views import JobCreated
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import error_doc, install_error_handlers, make_handler, ok_doc
 from timmy.jobs.service import get_job
-from timmy.jobs.views import JobView, error_doc, ok_doc
+from timmy.jobs.views import JobView
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)

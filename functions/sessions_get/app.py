@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import error_doc, install_error_handlers, make_handler, ok_doc
 from timmy.sessions.service import get_session
-from timmy.sessions.views import SessionView, error_doc, ok_doc
+from timmy.sessions.views import SessionView
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)

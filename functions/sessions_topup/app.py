@@ -5,15 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import install_error_handlers, json_response, make_handler
+from timmy.api import error_doc, install_error_handlers, json_response, make_handler, ok_doc
 from timmy.sessions.errors import TopupPending
 from timmy.sessions.service import create_topup
 from timmy.sessions.views import (
     SessionConflictError,
     SessionTopup,
     SessionTopupConflict,
-    error_doc,
-    ok_doc,
 )
 
 app = APIGatewayHttpResolver(enable_validation=True)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from timmy.errors import TimmyError
@@ -40,6 +41,16 @@ def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def ok_doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """An OpenAPI response entry with a body model (for a route's ``responses=``)."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def error_doc(description: str) -> OpenAPIResponse:
+    """An OpenAPI response entry whose body is the error envelope (not the success model)."""
+    return ok_doc(description, ErrorEnvelope)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -9,7 +9,7 @@ what the free tier does for the job once its work is priced.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -184,15 +184,3 @@ def job_view(job: Row, trust_tier: str, pending_invoice: Row | None = None) -> J
         created_at=job["created_at"],
         updated_at=job["updated_at"],
     )
-
-
-def ok_doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
-    """An OpenAPI response entry with a body model (for a route's ``responses=``)."""
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-def error_doc(description: str) -> dict[str, Any]:
-    """An OpenAPI response entry whose body is the error envelope (not the success model)."""
-    from timmy.api import ErrorEnvelope
-
-    return ok_doc(description, ErrorEnvelope)

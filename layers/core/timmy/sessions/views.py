@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+    pass
 
 from timmy.data import invoices
 
@@ -122,15 +122,3 @@ class SessionTopupConflict(BaseModel):
     invoice: SessionInvoice | None = Field(
         default=None, description="The pending top-up invoice (topup_pending only)"
     )
-
-
-def ok_doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
-    """An OpenAPI response entry for a success body (for a route's ``responses=``)."""
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-def error_doc(description: str) -> OpenAPIResponse:
-    """An OpenAPI response entry whose body is the error envelope."""
-    from timmy.api import ErrorEnvelope
-
-    return ok_doc(description, ErrorEnvelope)
