@@ -120,6 +120,8 @@ def measure(runs: int) -> list[tuple[str, float, float, str]]:
             if not sample.exists():
                 continue
             imports, totals, status = [], [], ""
+            # As in Lambda (which also sets AWS_LAMBDA_FUNCTION_NAME and the credentials).
+            run_env = {**env, "AWS_LAMBDA_FUNCTION_NAME": name}
             for _ in range(runs):
                 out = subprocess.run(
                     [
@@ -132,7 +134,7 @@ def measure(runs: int) -> list[tuple[str, float, float, str]]:
                         spec.handler_name,
                         str(sample),
                     ],
-                    env=env,
+                    env=run_env,
                     capture_output=True,
                     text=True,
                     check=True,

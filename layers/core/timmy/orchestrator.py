@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 from typing import Any
 
@@ -17,14 +18,43 @@ class TaskGone(Exception):
 _client_lock = threading.Lock()
 
 
+class _StepFunctionsOverHttp:
+    """The calls we make, over the small SigV4 client (see :mod:`timmy.aws_json`)."""
+
+    def __init__(self, region: str) -> None:
+        from timmy.aws_json import AwsJsonClient
+
+        # The SDKs' standard endpoint overrides (a local emulator, a VPC endpoint).
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_SFN") or os.environ.get("AWS_ENDPOINT_URL")
+        self._api = AwsJsonClient(
+            service="states", target_prefix="AWSStepFunctions", region=region, endpoint=endpoint
+        )
+
+    def start_execution(self, **params: Any) -> dict[str, Any]:
+        return self._api.call("StartExecution", params)
+
+    def send_task_success(self, **params: Any) -> dict[str, Any]:
+        return self._api.call("SendTaskSuccess", params)
+
+    def send_task_failure(self, **params: Any) -> dict[str, Any]:
+        return self._api.call("SendTaskFailure", params)
+
+    def describe_execution(self, **params: Any) -> dict[str, Any]:
+        return self._api.call("DescribeExecution", params)
+
+
 @functools.cache
 def _client() -> Any:
-    import boto3  # imported lazily: most handlers never touch Step Functions
+    region = core().aws_region
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and "AWS_ACCESS_KEY_ID" in os.environ:
+        # In Lambda: no boto3 import on the cold-start path of the handlers that need us.
+        return _StepFunctionsOverHttp(region)
+    import boto3  # locally and in tests, so that moto serves the calls
 
     # boto3's default session is not safe to build clients from on several threads at once
     # (the local stack serves requests from many): a session of our own, built under a lock.
     with _client_lock:
-        return boto3.session.Session().client("stepfunctions", region_name=core().aws_region)
+        return boto3.session.Session().client("stepfunctions", region_name=region)
 
 
 def reset_client() -> None:
