@@ -238,3 +238,17 @@ def requests_of(tx: Db, session_id: str) -> list[Row]:
         " ORDER BY created_at, id",
         sid=session_id,
     )
+
+
+def abandoned_requests(tx: Db, *, older_than_seconds: int, limit: int) -> list[Row]:
+    """Requests still holding their estimate long after any Lambda running them has ended."""
+    return tx.all(
+        "SELECT r.id::text AS id, r.session_id::text AS session_id, r.reserved_sats,"
+        " r.pool_reserved_sats, s.nostr_pubkey FROM session_requests r"
+        " JOIN sessions s ON s.id = r.session_id"
+        " WHERE r.state = 'reserved'"
+        " AND r.created_at < now() - CAST(:age AS integer) * interval '1 second'"
+        " ORDER BY r.created_at LIMIT :limit",
+        age=older_than_seconds,
+        limit=limit,
+    )

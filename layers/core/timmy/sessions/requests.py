@@ -274,6 +274,30 @@ def _release(
     logger.warning("session request failed", extra={"session_id": session_id, "error_code": code})
 
 
+def release_abandoned_holds(*, limit: int = 100) -> int:
+    """Give back the holds of requests whose Lambda died mid-call (run on a schedule).
+
+    Each release is the failure path's own transaction, guarded by the request's state, so a
+    request is released at most once, whoever else looks at it.
+    """
+    timeout = session_settings().session_hold_timeout_seconds
+    with transaction() as tx:
+        stale = data.abandoned_requests(tx, older_than_seconds=timeout, limit=limit)
+    released = 0
+    for row in stale:
+        with transaction() as tx:
+            if data.fail_request(tx, row["id"], error_code="abandoned") is None:
+                continue  # settled or failed meanwhile
+            data.give_back(tx, row["session_id"], amount_sats=int(row["reserved_sats"]))
+            _return_to_pool(
+                tx, row["nostr_pubkey"], int(row["pool_reserved_sats"]), "request abandoned"
+            )
+        released += 1
+    if released:
+        logger.warning("released abandoned session holds", extra={"count": released})
+    return released
+
+
 def _settle(
     session_id: str,
     request_id: str,

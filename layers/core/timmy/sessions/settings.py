@@ -24,6 +24,9 @@ class SessionSettings(EnvSettings):
     session_lifetime_seconds: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
     # A paid session expires after this long without a request or a paid top-up.
     session_idle_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
+    # A request still holding its estimate after this long died with its Lambda (whose
+    # timeout is far shorter): the reaper gives the hold back.
+    session_hold_timeout_seconds: int = Field(default=900, ge=120, le=86_400)
 
     @field_validator("dev_mode", mode="before")
     @classmethod
