@@ -5,13 +5,12 @@ released exactly once however often (and however concurrently) the steps run."""
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import identities
 import pytest
+from concurrency import together
 
 from timmy import freetier, payments
 from timmy.data import jobs as data
@@ -93,26 +92,6 @@ def evaluated_job(request: str = REQUEST, pubkey: str | None = None) -> str:
 
 def job_invoices(job_id: str) -> int:
     return int(db().scalar("SELECT count(*) FROM invoices WHERE owner_id = :id", id=job_id))
-
-
-def together(*calls: Callable[[], object]) -> list[BaseException]:
-    """Run the calls on their own threads (own connections), released at once."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        barrier.wait()
-        try:
-            call()
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 # ----------------------------------------------------------------------------------- free

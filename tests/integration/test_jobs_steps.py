@@ -6,11 +6,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from concurrency import together
 from nostr_keys import NostrKey
 
 from timmy import ai, identity, payments
@@ -174,26 +174,6 @@ def test_failing_a_job_expires_its_unpaid_invoice(provider: CountingProvider) ->
     assert row(job_id)["refundable_sats"] == 0
 
 
-def _race(*calls: Callable[[], object]) -> list[BaseException]:
-    """Run the calls on their own threads, released together; returns what they raised."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        barrier.wait()
-        try:
-            call()
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 def test_a_payment_racing_a_failure_is_either_refunded_or_refused(
     provider: CountingProvider,
 ) -> None:
@@ -206,7 +186,7 @@ def test_a_payment_racing_a_failure_is_either_refunded_or_refused(
         ln = backend()
         assert isinstance(ln, StubBackend)
         ln.mark_paid(work_hash)
-        errors = _race(
+        errors = together(
             lambda h=work_hash: payments.confirm_payment(h),
             lambda j=job_id: workflow.fail(j, "PermanentAIError", None),
         )

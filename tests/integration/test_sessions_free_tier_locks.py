@@ -14,24 +14,20 @@ settlement then queues behind it, and only then does that connection ask for the
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import identities
 import pytest
+from paid_sessions import paid_session
 
-from timmy import freetier, payments
+from timmy import freetier
 from timmy.ai import agent
 from timmy.ai.base import AIResult
-from timmy.data import sessions as data
 from timmy.db.connection import Db, db, open_connection, reset_connection, transaction
-from timmy.lightning import backend
-from timmy.payments import confirm_payment
 from timmy.runtime import reset_caches
 from timmy.sessions import auth
 from timmy.sessions.requests import run_request
-from timmy.sessions.service import PURPOSE_DEPOSIT
 from timmy.sessions.views import SessionRequestResult
 
 WAIT_SECONDS = 30
@@ -39,23 +35,6 @@ WAIT_SECONDS = 30
 
 def trusted_identity() -> str:
     return identities.make_identity("trusted")
-
-
-def paid_session(balance: int, pubkey: str) -> str:
-    session_id = str(uuid.uuid4())
-    created = payments.request_invoice(balance, "lock order test")
-    with transaction() as tx:
-        payments.record_invoice(tx, created, purpose=PURPOSE_DEPOSIT, owner_id=session_id)
-        data.insert(
-            tx,
-            session_id=session_id,
-            deposit_sats=balance,
-            deposit_payment_hash=created.payment_hash,
-            nostr_pubkey=pubkey,
-        )
-    backend().mark_paid(created.payment_hash)  # type: ignore[attr-defined]
-    assert confirm_payment(created.payment_hash).paid
-    return session_id
 
 
 def waiting_for_a_lock(observer: Db, pid: int) -> bool:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from paid_sessions import paid_session
 from pg8000.exceptions import DatabaseError
 
 from timmy import payments
@@ -20,24 +21,6 @@ from timmy.payments import Confirmation, confirm_payment
 from timmy.sessions.service import PURPOSE_DEPOSIT, PURPOSE_TOPUP
 
 IDLE = 86_400
-
-
-def paid_session(balance: int) -> str:
-    """A session whose deposit of ``balance`` sats was paid through confirm_payment."""
-    session_id = str(uuid.uuid4())
-    created = payments.request_invoice(balance, "ledger test")
-    with transaction() as tx:
-        payments.record_invoice(tx, created, purpose=PURPOSE_DEPOSIT, owner_id=session_id)
-        data.insert(
-            tx,
-            session_id=session_id,
-            deposit_sats=balance,
-            deposit_payment_hash=created.payment_hash,
-            nostr_pubkey=None,
-        )
-    backend().mark_paid(created.payment_hash)  # type: ignore[attr-defined]
-    assert confirm_payment(created.payment_hash).paid
-    return session_id
 
 
 def race(work: Callable[[], Any], threads: int) -> list[Any]:

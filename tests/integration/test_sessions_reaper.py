@@ -8,30 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import identities
+from paid_sessions import paid_session
 
-from timmy import freetier, payments
+from timmy import freetier
 from timmy.data import sessions as data
 from timmy.db.connection import db, transaction
 from timmy.sessions.requests import release_abandoned_holds
-from timmy.sessions.service import PURPOSE_DEPOSIT
-
-
-def paid_session(balance: int, pubkey: str | None = None) -> str:
-    session_id = str(uuid.uuid4())
-    created = payments.request_invoice(balance, "reaper test")
-    with transaction() as tx:
-        payments.record_invoice(tx, created, purpose=PURPOSE_DEPOSIT, owner_id=session_id)
-        data.insert(
-            tx,
-            session_id=session_id,
-            deposit_sats=balance,
-            deposit_payment_hash=created.payment_hash,
-            nostr_pubkey=pubkey,
-        )
-    from timmy.lightning.dev_payer import pay_own_invoice
-
-    assert pay_own_invoice(created.payment_hash).paid
-    return session_id
 
 
 def dead_request(session_id: str, *, hold: int, pool: int = 0, age_seconds: int) -> str:
