@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from timmy import payments
 from timmy.db.connection import db, transaction
+from timmy.runtime import reset_caches
 
 
 def issue_invoice(amount: int = 10) -> dict[str, Any]:
@@ -119,3 +121,41 @@ def test_garbage_webhook_is_a_clear_400(api: httpx.Client) -> None:
     response = api.post("/api/webhooks/lightning", content=b"\x00not json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_webhook"
+
+
+def test_a_bad_setting_fails_every_request_clearly_before_anything_runs(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_HOLD_TIMEOUT_SECONDS", "20")
+    reset_caches()
+    # Even routes that never read the hold timeout: the function does not start half-configured.
+    for method, path, body in (
+        ("POST", "/api/sessions", {"amount_sats": 1000}),
+        ("POST", "/api/identity/challenge", None),
+    ):
+        response = api.request(method, path, json=body)
+        assert response.status_code == 500, (path, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "configuration_error"
+        assert "SESSION_HOLD_TIMEOUT_SECONDS" in error["message"]
+    assert db().scalar("SELECT count(*) FROM sessions") == 0
+    assert db().scalar("SELECT count(*) FROM identity_challenges") == 0
+
+    monkeypatch.setenv("SESSION_HOLD_TIMEOUT_SECONDS", "900")
+    reset_caches()
+    assert api.post("/api/identity/challenge").status_code == 200
+
+
+def test_dev_stub_pay_with_lnbits_but_no_payer_key_is_a_named_configuration_error(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LNBITS_URL", "https://lnbits.invalid")
+    monkeypatch.setenv("LNBITS_API_KEY", "invoice-key")
+    monkeypatch.delenv("LNBITS_DEV_PAYER_KEY", raising=False)
+    reset_caches()
+    response = api.post(f"/api/dev/stub/pay/{'ab' * 32}")
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "configuration_error"
+    assert "LNBITS_DEV_PAYER_KEY" in error["message"]
+    assert "invoice-key" not in response.text

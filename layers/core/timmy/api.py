@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from timmy.errors import TimmyError
 from timmy.observability import logger, metrics
+from timmy.settings import public_base_url
 
 
 class ErrorBody(BaseModel):
@@ -116,14 +117,10 @@ def new_app() -> APIGatewayHttpResolver:
 
 
 def base_url(app: APIGatewayHttpResolver) -> str:
-    """The public base URL of this request, as the caller reached us."""
-    event = app.current_event
-    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-    host = (
-        headers.get("x-forwarded-host") or headers.get("host") or event.request_context.domain_name
+    """The public base URL for this request (:func:`timmy.settings.public_base_url`)."""
+    return public_base_url(
+        app.current_event.request_context.domain_name, header(app, "x-forwarded-proto")
     )
-    proto = headers.get("x-forwarded-proto", "https")
-    return f"{proto}://{host}"
 
 
 def header(app: APIGatewayHttpResolver, name: str) -> str | None:
@@ -139,9 +136,23 @@ def make_handler(app: APIGatewayHttpResolver) -> Any:
     """The Lambda entry point for a resolver: request id as correlation id, metrics flushed."""
     from aws_lambda_powertools.logging import correlation_paths
 
+    from timmy.runtime import check_configuration
+    from timmy.settings import ConfigurationError
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics(raise_on_empty_metrics=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            # Before routing: a misconfigured function answers every request the same way.
+            check_configuration()
+        except ConfigurationError as exc:
+            body = {"error": {"code": exc.code, "message": exc.message}}
+            return {
+                "statusCode": exc.status,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(body, separators=(",", ":")),
+                "isBase64Encoded": False,
+            }
         return app.resolve(event, context)
 
     return handler

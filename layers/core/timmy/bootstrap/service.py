@@ -44,11 +44,6 @@ def parse_job_id(raw: str) -> UUID:
         raise BootstrapJobNotFound("No bootstrap job with that id.") from None
 
 
-def public_base_url(request_base_url: str) -> str:
-    """Where callers reach us: PUBLIC_BASE_URL when configured, else what this request used."""
-    return (core().public_base_url or request_base_url).rstrip("/")
-
-
 def _load(job_id: UUID) -> Row:
     with transaction() as tx:
         row = jobs.get(tx, job_id)
@@ -61,7 +56,6 @@ def _load(job_id: UUID) -> Row:
 
 
 def create_job(*, base_url: str) -> BootstrapCreated:
-    base_url = public_base_url(base_url)
     settings = provisioning_settings()
     machine_arn = settings.bootstrap_state_machine_arn
     if not machine_arn:
@@ -129,7 +123,6 @@ def workflow_input(job_id: UUID, payment_hash: str, expires_at: datetime) -> dic
 
 
 def get_status(raw_job_id: str, *, base_url: str) -> BootstrapStatus:
-    base_url = public_base_url(base_url)
     job_id = parse_job_id(raw_job_id)
     row = _load(job_id)
     if row["state"] == "awaiting_payment":

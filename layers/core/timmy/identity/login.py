@@ -20,7 +20,7 @@ from timmy.errors import BadRequest, Unauthorized
 from timmy.identity.settings import settings
 from timmy.nostr import nip98
 from timmy.nostr.events import NostrEvent, auth_challenge, parse_event, verify_event
-from timmy.settings import core
+from timmy.settings import public_base_url
 
 _NONCE_RE = re.compile(r"[0-9a-f]{64}")
 # Long-expired rows are swept in small batches as new ones arrive; a day's grace keeps
@@ -207,14 +207,11 @@ def public_request_url(
 ) -> str:
     """The absolute URL the caller used, as a NIP-98 ``u`` tag must name it.
 
-    PUBLIC_BASE_URL wins when configured (custom domains, ``make dev``); otherwise the API
-    Gateway domain from the request context. ``X-Forwarded-Host`` is deliberately ignored: a
-    client could set it to replay an event signed for another service's URL here.
+    The base is :func:`timmy.settings.public_base_url` (PUBLIC_BASE_URL, else the API Gateway
+    domain; never ``X-Forwarded-Host``, which would let an event signed for another service's
+    URL be replayed here).
     """
-    base = core().public_base_url.rstrip("/")
-    if not base:
-        proto = (forwarded_proto or "https").split(",")[0].strip().lower() or "https"
-        base = f"{proto}://{domain_name}"
+    base = public_base_url(domain_name, forwarded_proto)
     return base + raw_path + (f"?{raw_query}" if raw_query else "")
 
 
