@@ -25,7 +25,10 @@ def test_healthz_reports_the_database_and_modes(api: httpx.Client) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == "up"
+    assert body["lightning"] == "up"
     assert body["lightning_mode"] == "stub"
+    assert body["ai_configured"] is True
+    assert body["price_feed"] == "fixed"
     assert body["ai_mode"] == "stub"
     assert body["provisioner_mode"] == "stub"
     assert body["version"]
