@@ -162,3 +162,24 @@ def test_dev_stub_pay_with_lnbits_but_no_payer_key_is_a_named_configuration_erro
     assert error["code"] == "configuration_error"
     assert "LNBITS_DEV_PAYER_KEY" in error["message"]
     assert "invoice-key" not in response.text
+
+
+def test_an_unreachable_lightning_backend_is_a_503_naming_no_provider(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("LNBITS_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("LNBITS_API_KEY", "invoice-key")
+    monkeypatch.setenv("LNBITS_DEV_PAYER_KEY", "payer-key")
+    reset_caches()
+    response = api.post("/api/sessions", json={"amount_sats": 1000})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "lightning_unavailable"
+    for leak in ("LNbits", "ConnectError", "reached", str(closed_port)):
+        assert leak not in error["message"]
+    assert db().scalar("SELECT count(*) FROM sessions") == 0

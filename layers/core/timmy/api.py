@@ -95,8 +95,9 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
     @app.exception_handler(TimmyError)
     def _domain(exc: TimmyError) -> Response:
         if exc.status >= 500:
-            logger.warning("upstream failure", extra={"code": exc.code})
-        return error_response(exc.status, exc.code, exc.message)
+            # The detail (which upstream, what it said) goes to the logs, not to the caller.
+            logger.warning("upstream failure", extra={"code": exc.code, "detail": exc.message})
+        return error_response(exc.status, exc.code, exc.public_message)
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response:
