@@ -11,10 +11,10 @@ from nostr_keys import NostrKey
 import timmy.identity as identity
 from timmy.db.connection import db, reset_connection
 from timmy.identity import login
-from timmy.identity.settings import IdentityConfigurationError
 from timmy.nostr import tokens
 from timmy.nostr.events import StaleEvent as StaleEventError
 from timmy.runtime import reset_caches
+from timmy.settings import ConfigurationError
 
 URL = "https://api.timmy.example/api/identity/verify"
 
@@ -208,9 +208,9 @@ def test_no_dev_secret_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEV_MODE", "false")
     monkeypatch.delenv("SERVER_SECRET", raising=False)
     reset_caches()
-    with pytest.raises(IdentityConfigurationError):
+    with pytest.raises(ConfigurationError, match="SERVER_SECRET"):
         identity.resolve_token("v1.whatever")
-    with pytest.raises(IdentityConfigurationError):
+    with pytest.raises(ConfigurationError, match="SERVER_SECRET"):
         identity.issue_token(NostrKey().pubkey_hex)
 
 

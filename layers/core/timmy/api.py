@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from timmy.errors import TimmyError
 from timmy.observability import logger, metrics
-from timmy.settings import public_base_url
+from timmy.runtime import check_configuration
+from timmy.settings import ConfigurationError, public_base_url
 
 
 class ErrorBody(BaseModel):
@@ -134,11 +135,10 @@ def header(app: APIGatewayHttpResolver, name: str) -> str | None:
 
 
 def make_handler(app: APIGatewayHttpResolver) -> Any:
-    """The Lambda entry point for a resolver: request id as correlation id, metrics flushed."""
+    """The Lambda entry point for a resolver: every imported settings model validated before
+    routing (:func:`timmy.runtime.check_configuration`), request id as correlation id, metrics
+    flushed."""
     from aws_lambda_powertools.logging import correlation_paths
-
-    from timmy.runtime import check_configuration
-    from timmy.settings import ConfigurationError
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics(raise_on_empty_metrics=False)

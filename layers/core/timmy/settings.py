@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+from collections.abc import Sequence
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ from pydantic import (
 from timmy.errors import TimmyError
 
 _SECRET_CACHE_SECONDS = 300
-_HEX32 = re.compile(r"[0-9a-f]{64}")
+_HEX32 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class ConfigurationError(TimmyError):
@@ -49,6 +50,10 @@ class ConfigurationError(TimmyError):
 
     status = 500
     code = "configuration_error"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("Invalid configuration: " + "; ".join(self.problems) + ".")
 
 
 def _app_secret_values() -> dict[str, str]:
@@ -105,10 +110,6 @@ def problems(error: ValidationError) -> list[str]:
     return lines
 
 
-def _configuration_error(lines: list[str]) -> ConfigurationError:
-    return ConfigurationError("Invalid configuration: " + "; ".join(lines) + ".")
-
-
 @functools.cache
 def load(model: type[S]) -> S:
     """The cached settings instance of ``model``; ``load.cache_clear()`` re-reads (tests).
@@ -118,7 +119,7 @@ def load(model: type[S]) -> S:
     try:
         return model.from_env()
     except ValidationError as exc:
-        raise _configuration_error(problems(exc)) from None
+        raise ConfigurationError(problems(exc)) from None
 
 
 def validate_all() -> None:
@@ -131,9 +132,21 @@ def validate_all() -> None:
         try:
             load(model)
         except ConfigurationError as exc:
-            found.append(exc.message.removeprefix("Invalid configuration: ").rstrip("."))
+            found.extend(exc.problems)
     if found:
-        raise ConfigurationError("Invalid configuration: " + "; ".join(found) + ".")
+        raise ConfigurationError(found)
+
+
+MIN_SERVER_SECRET_CHARS = 16
+
+
+def require_server_secret(secret: SecretStr, *, dev_key_allowed: bool) -> None:
+    """SERVER_SECRET's rule, for every model that derives a key from it (a ValueError)."""
+    value = secret.get_secret_value()
+    if not value and not dev_key_allowed:
+        raise ValueError("SERVER_SECRET must be set (only DEV_MODE or STAGE=local use a dev key)")
+    if value and len(value) < MIN_SERVER_SECRET_CHARS:
+        raise ValueError(f"SERVER_SECRET must be at least {MIN_SERVER_SECRET_CHARS} characters")
 
 
 def bool_from_env(value: Any) -> bool:

@@ -6,7 +6,7 @@ from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from timmy.settings import EnvSettings, bool_from_env, load
+from timmy.settings import EnvSettings, bool_from_env, load, require_server_secret
 
 # The Timeout of SessionRequestFunction in template.yaml (API Gateway's 30 s integration limit
 # caps it); a test keeps the two equal.
@@ -51,6 +51,7 @@ class SessionSettings(EnvSettings):
                 f" must exceed the request Lambda's timeout ({REQUEST_FUNCTION_TIMEOUT_SECONDS} s)"
                 " with a margin"
             )
+        require_server_secret(self.server_secret, dev_key_allowed=self.allows_dev_secret)
         return self
 
     @property
