@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local.stack import ROOT, LocalStack
+from timmy.observability import redact_ids
 
 logger = logging.getLogger("local")
 OPENAPI_PATH = ROOT / "shared" / "openapi.json"
@@ -39,7 +40,8 @@ def make_server(
         disable_nagle_algorithm = True
 
         def log_message(self, fmt: str, *args: Any) -> None:
-            logger.info("%s %s", self.address_string(), fmt % args)
+            # Job and session ids in paths are bearer capabilities: logged as hashes only.
+            logger.info("%s %s", self.address_string(), redact_ids(fmt % args))
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)

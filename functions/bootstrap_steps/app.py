@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from timmy.bootstrap import steps
 from timmy.observability import logger
+from timmy.runtime import validated
 
 
 class JobInput(BaseModel):
@@ -38,37 +39,44 @@ class FailureInput(JobInput):
 
 
 @logger.inject_lambda_context
+@validated
 def generate_key_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return steps.generate_ssh_key(JobInput.model_validate(event).job_id)
 
 
 @logger.inject_lambda_context
+@validated
 def upload_key_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return steps.upload_ssh_key(JobInput.model_validate(event).job_id)
 
 
 @logger.inject_lambda_context
+@validated
 def tailscale_key_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return steps.create_tailscale_key(JobInput.model_validate(event).job_id)
 
 
 @logger.inject_lambda_context
+@validated
 def create_droplet_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return steps.create_droplet(JobInput.model_validate(event).job_id)
 
 
 @logger.inject_lambda_context
+@validated
 def poll_droplet_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = PollInput.model_validate(event)
     return steps.poll_droplet(request.job_id, request.attempt)
 
 
 @logger.inject_lambda_context
+@validated
 def cleanup_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return steps.cleanup(JobInput.model_validate(event).job_id)
 
 
 @logger.inject_lambda_context
+@validated
 def record_failure_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = FailureInput.model_validate(event)
     return steps.record_failure(

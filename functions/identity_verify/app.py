@@ -21,8 +21,10 @@ install_error_handlers(app)
 class VerifyRequest(BaseModel):
     event: NostrEvent | None = Field(
         default=None,
-        description="A signed NIP-01 event whose content is a nonce from /identity/challenge."
-        " Omit it to authenticate with a NIP-98 'Authorization: Nostr …' header instead.",
+        description="A signed NIP-01 event answering a nonce from /identity/challenge: either"
+        " the NIP-42 AUTH shape (kind 22242, empty content, the nonce in a ['challenge', nonce]"
+        " tag) or any kind with the nonce as its content. Omit it to authenticate with a"
+        " NIP-98 'Authorization: Nostr …' header instead.",
     )
     pubkey: Hex32 | None = Field(
         default=None, description="Optional; when given it must equal the signer's pubkey."

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from timmy.jobs import workflow
 from timmy.observability import logger
+from timmy.runtime import validated
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -34,12 +35,14 @@ class FailStep(JobStep):
 
 
 @logger.inject_lambda_context
+@validated
 def evaluate_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
     return {"job_id": step.job_id, "accepted": workflow.evaluate(step.job_id)}
 
 
 @logger.inject_lambda_context
+@validated
 def price_work_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
     pricing = workflow.price_work(step.job_id)
@@ -52,6 +55,7 @@ def price_work_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@validated
 def execute_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
     workflow.execute(step.job_id)
@@ -59,6 +63,7 @@ def execute_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@validated
 def settle_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
     settlement = workflow.settle(step.job_id)
@@ -70,12 +75,14 @@ def settle_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@validated
 def expire_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
     return {"job_id": step.job_id, "state": workflow.expire(step.job_id)}
 
 
 @logger.inject_lambda_context
+@validated
 def fail_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = FailStep.model_validate(event)
     job = workflow.fail(step.job_id, step.error.error, step.error.cause)
@@ -87,6 +94,7 @@ def fail_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@validated
 def record_trust_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     step = JobStep.model_validate(event)
     return {"job_id": step.job_id, "recorded": workflow.record_trust(step.job_id)}

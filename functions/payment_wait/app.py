@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from timmy.observability import logger
 from timmy.payments import attach_task_token, expire_invoice
+from timmy.runtime import validated
 
 
 class AttachInput(BaseModel):
@@ -25,6 +26,7 @@ class ExpireInput(BaseModel):
 
 
 @logger.inject_lambda_context
+@validated
 def attach_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = AttachInput.model_validate(event)
     attached = attach_task_token(request.payment_hash, request.task_token)
@@ -32,6 +34,7 @@ def attach_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@validated
 def expire_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = ExpireInput.model_validate(event)
     return {"payment_hash": request.payment_hash, "expired": expire_invoice(request.payment_hash)}

@@ -156,3 +156,26 @@ def test_dev_pay_url_uses_the_public_base_url(
     assert order["message"].endswith(f"POST {url}")
     # and that exact URL pays the invoice
     assert httpx.post(url).json()["paid"] is True
+
+
+def test_links_never_follow_a_forwarded_host(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spoofed = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "javascript"}
+    # Without PUBLIC_BASE_URL: the domain API Gateway reports (the local gateway's address).
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    reset_caches()
+    order = api.post("/api/bootstrap", headers=spoofed).json()
+    status = api.get(f"/api/bootstrap/{order['bootstrap_job_id']}", headers=spoofed).json()
+    texts = [order["message"], *order["next_steps"], status["message"], *status["next_steps"]]
+    assert not any("evil.example" in text or "javascript:" in text for text in texts), texts
+    domain = str(api.base_url.netloc.decode())
+    assert f"https://{domain}/api/bootstrap/{order['bootstrap_job_id']}" in " ".join(texts)
+
+    # With it: PUBLIC_BASE_URL, whatever the headers say.
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://timmy.example/")
+    reset_caches()
+    order = api.post("/api/bootstrap", headers=spoofed).json()
+    texts = [order["message"], *order["next_steps"]]
+    assert "evil.example" not in " ".join(texts)
+    assert f"https://timmy.example/api/bootstrap/{order['bootstrap_job_id']}" in " ".join(texts)

@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from timmy import payments
 from timmy.db.connection import db, transaction
+from timmy.runtime import reset_caches
 
 
 def issue_invoice(amount: int = 10) -> dict[str, Any]:
@@ -23,7 +25,10 @@ def test_healthz_reports_the_database_and_modes(api: httpx.Client) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == "up"
+    assert body["lightning"] == "up"
     assert body["lightning_mode"] == "stub"
+    assert body["ai_configured"] is True
+    assert body["price_feed"] == "fixed"
     assert body["ai_mode"] == "stub"
     assert body["provisioner_mode"] == "stub"
     assert body["version"]
@@ -119,3 +124,62 @@ def test_garbage_webhook_is_a_clear_400(api: httpx.Client) -> None:
     response = api.post("/api/webhooks/lightning", content=b"\x00not json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_webhook"
+
+
+def test_a_bad_setting_fails_every_request_clearly_before_anything_runs(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_HOLD_TIMEOUT_SECONDS", "20")
+    reset_caches()
+    # Even routes that never read the hold timeout: the function does not start half-configured.
+    for method, path, body in (
+        ("POST", "/api/sessions", {"amount_sats": 1000}),
+        ("POST", "/api/identity/challenge", None),
+    ):
+        response = api.request(method, path, json=body)
+        assert response.status_code == 500, (path, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "configuration_error"
+        assert "SESSION_HOLD_TIMEOUT_SECONDS" in error["message"]
+    assert db().scalar("SELECT count(*) FROM sessions") == 0
+    assert db().scalar("SELECT count(*) FROM identity_challenges") == 0
+
+    monkeypatch.setenv("SESSION_HOLD_TIMEOUT_SECONDS", "900")
+    reset_caches()
+    assert api.post("/api/identity/challenge").status_code == 200
+
+
+def test_dev_stub_pay_with_lnbits_but_no_payer_key_is_a_named_configuration_error(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LNBITS_URL", "https://lnbits.invalid")
+    monkeypatch.setenv("LNBITS_API_KEY", "invoice-key")
+    monkeypatch.delenv("LNBITS_DEV_PAYER_KEY", raising=False)
+    reset_caches()
+    response = api.post(f"/api/dev/stub/pay/{'ab' * 32}")
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "configuration_error"
+    assert "LNBITS_DEV_PAYER_KEY" in error["message"]
+    assert "invoice-key" not in response.text
+
+
+def test_an_unreachable_lightning_backend_is_a_503_naming_no_provider(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("LNBITS_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("LNBITS_API_KEY", "invoice-key")
+    monkeypatch.setenv("LNBITS_DEV_PAYER_KEY", "payer-key")
+    reset_caches()
+    response = api.post("/api/sessions", json={"amount_sats": 1000})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "lightning_unavailable"
+    for leak in ("LNbits", "ConnectError", "reached", str(closed_port)):
+        assert leak not in error["message"]
+    assert db().scalar("SELECT count(*) FROM sessions") == 0

@@ -11,10 +11,10 @@ from nostr_keys import NostrKey
 import timmy.identity as identity
 from timmy.db.connection import db, reset_connection
 from timmy.identity import login
-from timmy.identity.settings import IdentityConfigurationError
 from timmy.nostr import tokens
 from timmy.nostr.events import StaleEvent as StaleEventError
 from timmy.runtime import reset_caches
+from timmy.settings import ConfigurationError
 
 URL = "https://api.timmy.example/api/identity/verify"
 
@@ -208,7 +208,68 @@ def test_no_dev_secret_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEV_MODE", "false")
     monkeypatch.delenv("SERVER_SECRET", raising=False)
     reset_caches()
-    with pytest.raises(IdentityConfigurationError):
+    with pytest.raises(ConfigurationError, match="SERVER_SECRET"):
         identity.resolve_token("v1.whatever")
-    with pytest.raises(IdentityConfigurationError):
+    with pytest.raises(ConfigurationError, match="SERVER_SECRET"):
         identity.issue_token(NostrKey().pubkey_hex)
+
+
+def sign_nip42(key: NostrKey, nonce: str, at: datetime) -> dict[str, object]:
+    """The NIP-42 AUTH shape: kind 22242, empty content, relay and challenge tags."""
+    tags = [["relay", "wss://relay.timmy.example"], ["challenge", nonce]]
+    return key.sign_event(22242, "", tags, created_at=int(at.timestamp()))
+
+
+def test_the_nip42_auth_shape_logs_in_and_consumes_the_nonce(t0: datetime) -> None:
+    key = NostrKey()
+    challenge = login.issue_challenge(now=t0)
+
+    result = login.verify_signed_challenge(sign_nip42(key, challenge.nonce, t0), now=t0)
+
+    assert result.profile.pubkey == key.pubkey_hex
+    assert identity.resolve_token(result.nostr_token, now=int(t0.timestamp())) == key.pubkey_hex
+    used = db().one("SELECT used_at, used_by FROM identity_challenges")
+    assert used == {"used_at": t0, "used_by": key.pubkey_hex}
+    # Either shape uses the nonce up: the content form cannot replay it.
+    with pytest.raises(login.NonceUsed):
+        login.verify_signed_challenge(sign_nonce(key, challenge.nonce, t0), now=t0)
+
+
+def test_a_challenge_tag_counts_only_on_kind_22242(t0: datetime) -> None:
+    challenge = login.issue_challenge(now=t0)
+    event = NostrKey().sign_event(
+        1, "", [["challenge", challenge.nonce]], created_at=int(t0.timestamp())
+    )
+    with pytest.raises(login.UnknownNonce):
+        login.verify_signed_challenge(event, now=t0)
+    assert db().scalar("SELECT used_at FROM identity_challenges") is None
+
+
+def test_an_event_naming_two_challenges_is_refused_and_burns_neither(t0: datetime) -> None:
+    from timmy.nostr.events import MalformedEvent
+
+    first, second = login.issue_challenge(now=t0), login.issue_challenge(now=t0)
+    at = int(t0.timestamp())
+    key = NostrKey()
+    disagreeing = key.sign_event(22242, first.nonce, [["challenge", second.nonce]], created_at=at)
+    doubled = key.sign_event(
+        22242, "", [["challenge", first.nonce], ["challenge", second.nonce]], created_at=at
+    )
+    for event in (disagreeing, doubled):
+        with pytest.raises(MalformedEvent):
+            login.verify_signed_challenge(event, now=t0)
+    assert db().scalar("SELECT count(*) FROM identity_challenges WHERE used_at IS NULL") == 2
+    # Content and tag agreeing is one challenge, not two.
+    agreeing = key.sign_event(22242, first.nonce, [["challenge", first.nonce]], created_at=at)
+    assert login.verify_signed_challenge(agreeing, now=t0).profile.pubkey == key.pubkey_hex
+
+
+def test_a_forged_nip42_event_never_burns_the_nonce(t0: datetime) -> None:
+    from timmy.nostr.events import InvalidSignature
+
+    challenge = login.issue_challenge(now=t0)
+    event = sign_nip42(NostrKey(), challenge.nonce, t0)
+    event["sig"] = NostrKey().sign_id(str(event["id"]))  # signed by someone else
+    with pytest.raises(InvalidSignature):
+        login.verify_signed_challenge(event, now=t0)
+    assert db().scalar("SELECT used_at FROM identity_challenges") is None

@@ -7,7 +7,7 @@ import hmac
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from timmy.identity.login import public_request_url
 from timmy.identity.settings import (
@@ -16,9 +16,12 @@ from timmy.identity.settings import (
     token_secret,
 )
 
+# The local stage may use the dev key, so these need no SERVER_SECRET.
+LOCAL = {"STAGE": "local"}
+
 
 def test_defaults() -> None:
-    config = IdentitySettings.from_env({})
+    config = IdentitySettings.from_env(LOCAL)
     assert config.identity_challenge_ttl_seconds == 300
     assert config.nostr_token_ttl_seconds == 86_400
     assert config.nostr_event_max_age_seconds == 300
@@ -33,6 +36,7 @@ def test_defaults() -> None:
 def test_env_names() -> None:
     config = IdentitySettings.from_env(
         {
+            **LOCAL,
             "TRUST_THRESHOLD_ESTABLISHED": "3",
             "TRUST_THRESHOLD_TRUSTED": "6",
             "TRUST_THRESHOLD_ELITE": "9",
@@ -62,8 +66,9 @@ def test_env_names() -> None:
     ],
 )
 def test_inconsistent_settings_are_refused(env: dict[str, str]) -> None:
+    assert IdentitySettings.from_env(LOCAL)
     with pytest.raises(ValidationError):
-        IdentitySettings.from_env(env)
+        IdentitySettings.from_env({**LOCAL, **env})
 
 
 def test_the_token_key_is_derived_for_this_purpose_only() -> None:
@@ -77,15 +82,18 @@ def test_the_dev_key_only_in_dev_mode_or_local() -> None:
     local = token_secret(IdentitySettings(stage="local"))
     dev_mode = token_secret(IdentitySettings(stage="dev", dev_mode=True))
     assert local == dev_mode
+    # Elsewhere a missing SERVER_SECRET is a configuration error at start-up...
+    for env in ({"STAGE": "prod"}, {"STAGE": "dev", "DEV_MODE": "false"}):
+        with pytest.raises(ValidationError, match="SERVER_SECRET must be set"):
+            IdentitySettings.from_env(env)
+    # ...and token_secret still refuses a model that skipped validation.
     with pytest.raises(IdentityConfigurationError):
-        token_secret(IdentitySettings(stage="prod"))
-    with pytest.raises(IdentityConfigurationError):
-        token_secret(IdentitySettings(stage="dev", dev_mode=False))
+        token_secret(IdentitySettings.model_construct(stage="prod", server_secret=SecretStr("")))
 
 
 def test_a_short_server_secret_is_refused() -> None:
-    with pytest.raises(IdentityConfigurationError):
-        token_secret(IdentitySettings(server_secret="short", stage="local"))
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        IdentitySettings.from_env({"STAGE": "local", "SERVER_SECRET": "short"})
 
 
 def test_public_request_url_from_the_request_context(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,15 +41,19 @@ def test_development_has_a_fixed_default_key(config: SessionSettings) -> None:
 
 
 def test_a_deployment_without_a_server_secret_refuses_to_run() -> None:
+    with pytest.raises(ValidationError, match="SERVER_SECRET must be set"):
+        SessionSettings.from_env({"STAGE": "prod", "DEV_MODE": "false"})
+    # A model that skipped validation is still refused where the key is derived.
+    unchecked = SessionSettings.model_construct(stage="prod", server_secret=SecretStr(""))
     with pytest.raises(SessionConfigurationError) as caught:
-        auth.macaroon_secret(SessionSettings(stage="prod", dev_mode=False))
+        auth.macaroon_secret(unchecked)
     assert caught.value.status == 500
     assert "SERVER_SECRET" in caught.value.message
 
 
 def test_a_short_server_secret_is_refused() -> None:
-    with pytest.raises(SessionConfigurationError):
-        auth.macaroon_secret(SessionSettings(stage="prod", server_secret=SecretStr("short")))
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        SessionSettings.from_env({"STAGE": "prod", "SERVER_SECRET": "short"})
 
 
 @pytest.mark.parametrize("header", [None, "", "   "])

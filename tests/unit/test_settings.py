@@ -24,7 +24,9 @@ def test_empty_values_fall_back_to_defaults() -> None:
 
 def test_lightning_mode_is_lnbits_only_with_url_and_key() -> None:
     assert CoreSettings.from_env({}).lightning_mode == "stub"
-    assert CoreSettings.from_env({"LNBITS_URL": "https://ln.example"}).lightning_mode == "stub"
+    # A URL without its key is a half-done configuration, not a quiet fallback to the stub.
+    with pytest.raises(ValidationError, match="LNBITS_API_KEY"):
+        CoreSettings.from_env({"LNBITS_URL": "https://ln.example"})
     both = {"LNBITS_URL": "https://ln.example", "LNBITS_API_KEY": "k"}
     assert CoreSettings.from_env(both).lightning_mode == "lnbits"
 

@@ -21,6 +21,8 @@ from pydantic import BaseModel
 
 from timmy.errors import TimmyError
 from timmy.observability import logger, metrics
+from timmy.runtime import check_configuration
+from timmy.settings import ConfigurationError, public_base_url
 
 
 class ErrorBody(BaseModel):
@@ -94,8 +96,9 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
     @app.exception_handler(TimmyError)
     def _domain(exc: TimmyError) -> Response:
         if exc.status >= 500:
-            logger.warning("upstream failure", extra={"code": exc.code})
-        return error_response(exc.status, exc.code, exc.message)
+            # The detail (which upstream, what it said) goes to the logs, not to the caller.
+            logger.warning("upstream failure", extra={"code": exc.code, "detail": exc.message})
+        return error_response(exc.status, exc.code, exc.public_message)
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response:
@@ -116,14 +119,10 @@ def new_app() -> APIGatewayHttpResolver:
 
 
 def base_url(app: APIGatewayHttpResolver) -> str:
-    """The public base URL of this request, as the caller reached us."""
-    event = app.current_event
-    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-    host = (
-        headers.get("x-forwarded-host") or headers.get("host") or event.request_context.domain_name
+    """The public base URL for this request (:func:`timmy.settings.public_base_url`)."""
+    return public_base_url(
+        app.current_event.request_context.domain_name, header(app, "x-forwarded-proto")
     )
-    proto = headers.get("x-forwarded-proto", "https")
-    return f"{proto}://{host}"
 
 
 def header(app: APIGatewayHttpResolver, name: str) -> str | None:
@@ -136,12 +135,25 @@ def header(app: APIGatewayHttpResolver, name: str) -> str | None:
 
 
 def make_handler(app: APIGatewayHttpResolver) -> Any:
-    """The Lambda entry point for a resolver: request id as correlation id, metrics flushed."""
+    """The Lambda entry point for a resolver: every imported settings model validated before
+    routing (:func:`timmy.runtime.check_configuration`), request id as correlation id, metrics
+    flushed."""
     from aws_lambda_powertools.logging import correlation_paths
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics(raise_on_empty_metrics=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            # Before routing: a misconfigured function answers every request the same way.
+            check_configuration()
+        except ConfigurationError as exc:
+            body = {"error": {"code": exc.code, "message": exc.message}}
+            return {
+                "statusCode": exc.status,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(body, separators=(",", ":")),
+                "isBase64Encoded": False,
+            }
         return app.resolve(event, context)
 
     return handler

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final, Protocol
 
+from timmy.deadline import DeadlineExceeded, call_within
 from timmy.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -112,6 +113,15 @@ class BtcPriceOracle:
                 self._feeds_resume_at = self._clock() + self._backoff
             return self._last_good if self._last_good is not None else self._fallback
 
+    @property
+    def fixed(self) -> bool:
+        return self._fixed is not None
+
+    def age_seconds(self) -> float | None:
+        """Seconds since a feed last gave this process a price; None if none ever has."""
+        fetched_at = self._fetched_at
+        return None if fetched_at is None else max(0.0, self._clock() - fetched_at)
+
     def _is_fresh(self, now: float) -> bool:
         return self._fetched_at is not None and now - self._fetched_at < self._cache_seconds
 
@@ -129,26 +139,16 @@ class BtcPriceOracle:
 
 def _run_bounded(feed: PriceFeed, timeout_seconds: float) -> Decimal:
     """``feed.fetch_usd`` with a hard deadline: the caller waits at most ``timeout_seconds``."""
-    outcome: list[Decimal | BaseException] = []
-    done = threading.Event()
-
-    def call() -> None:
-        try:
-            outcome.append(feed.fetch_usd(timeout_seconds))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, never swallowed
-            outcome.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=call, name=f"price-feed-{feed.name}", daemon=True).start()
-    if not done.wait(timeout_seconds):
-        raise PriceFeedError(f"{feed.name} did not answer within {timeout_seconds}s")
-    result = outcome[0]
-    if isinstance(result, PriceFeedError):
-        raise result
-    if isinstance(result, BaseException):
-        raise PriceFeedError(f"{feed.name} failed: {type(result).__name__}") from result
-    return result
+    try:
+        return call_within(
+            lambda: feed.fetch_usd(timeout_seconds), timeout_seconds, name=f"price-feed-{feed.name}"
+        )
+    except DeadlineExceeded:
+        raise PriceFeedError(f"{feed.name} did not answer within {timeout_seconds}s") from None
+    except PriceFeedError:
+        raise
+    except Exception as exc:
+        raise PriceFeedError(f"{feed.name} failed: {type(exc).__name__}") from exc
 
 
 def _require_sane(price: Decimal, name: str) -> None:

@@ -19,6 +19,11 @@ class TimmyError(Exception):
         if code is not None:
             self.code = code
 
+    @property
+    def public_message(self) -> str:
+        """What the caller is told; ``message`` (kept for logs) may say more."""
+        return self.message
+
 
 class BadRequest(TimmyError):
     status = 400
@@ -53,13 +58,28 @@ class Conflict(TimmyError):
 class UpstreamUnavailable(TimmyError):
     """An upstream (Lightning backend, AI provider, price feed, cloud API) could not be reached.
 
-    State must be left unchanged so that the caller can retry.
+    State must be left unchanged so that the caller can retry. The caller is told a generic
+    sentence: which provider failed and how (an exception class, an HTTP status) is for the
+    logs only.
     """
 
     status = 503
     code = "upstream_unavailable"
 
+    @property
+    def public_message(self) -> str:
+        return (
+            "A service this request depends on is unavailable right now; nothing changed."
+            " Try again shortly."
+        )
+
 
 class UpstreamBadGateway(TimmyError):
+    """An upstream answered with something unusable or refused the operation."""
+
     status = 502
     code = "bad_gateway"
+
+    @property
+    def public_message(self) -> str:
+        return "A service this request depends on could not complete it; nothing changed."

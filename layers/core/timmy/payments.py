@@ -20,7 +20,7 @@ from timmy.data import invoices
 from timmy.db.connection import Db, Row, transaction
 from timmy.lightning import backend
 from timmy.lightning.types import CreatedInvoice
-from timmy.settings import core
+from timmy.settings import core, public_base_url
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def request_invoice(
 
 
 def default_webhook_url() -> str | None:
-    base = core().public_base_url.rstrip("/")
+    """Our webhook's URL, when PUBLIC_BASE_URL says where we are (no request to go by here)."""
+    base = public_base_url()
     return f"{base}/api/webhooks/lightning" if base else None
 
 

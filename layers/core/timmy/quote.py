@@ -10,11 +10,11 @@ import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from timmy import pricing
 from timmy.ai import ai_settings
-from timmy.btc_price import BtcPriceOracle
+from timmy.btc_price import MAX_SANE_BTC_USD, MIN_SANE_BTC_USD, BtcPriceOracle
 from timmy.errors import BadRequest
 from timmy.settings import EnvSettings, load
 
@@ -25,11 +25,21 @@ class PricingSettings(EnvSettings):
     model_prices_json: str = ""
     max_request_chars: int = Field(default=20_000, ge=1)
     # A fixed price makes the local stack independent of any network; unset in AWS.
-    btc_price_fixed_usd: Decimal | None = None
-    btc_price_fallback_usd: Decimal = Decimal(100_000)
-    btc_price_cache_seconds: float = 60.0
-    btc_price_timeout_seconds: float = 2.0
-    btc_price_failure_backoff_seconds: float = 10.0
+    btc_price_fixed_usd: Decimal | None = Field(
+        default=None, ge=MIN_SANE_BTC_USD, le=MAX_SANE_BTC_USD
+    )
+    btc_price_fallback_usd: Decimal = Field(
+        default=Decimal(100_000), ge=MIN_SANE_BTC_USD, le=MAX_SANE_BTC_USD
+    )
+    btc_price_cache_seconds: float = Field(default=60.0, ge=0)
+    btc_price_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    btc_price_failure_backoff_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator("model_prices_json")
+    @classmethod
+    def _price_table(cls, value: str) -> str:
+        pricing.price_table_from_config(value or None)  # raises PriceTableError (a ValueError)
+        return value
 
 
 def pricing_settings() -> PricingSettings:

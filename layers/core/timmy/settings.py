@@ -6,6 +6,13 @@ its code, so each model names only what it uses. Field ``foo_bar`` is read from 
 In AWS, secrets are not put in plain environment variables: ``TIMMY_SECRET_ARN`` names one
 Secrets Manager secret holding a JSON object of the same ``NAME: value`` pairs; values found
 there fill fields the environment leaves unset. Locally the environment alone is used.
+
+Every model is registered when its module is imported. Each Lambda entry point calls
+:func:`validate_all` before it handles an event (``timmy.runtime.validated``), so a bad value
+in any setting its code imports fails every invocation at once with one
+:class:`ConfigurationError` naming the variables, instead of passing start-up and breaking the
+one request that happens to read it. Import time stays free of I/O: the app secret is only
+read then, at the first invocation.
 """
 
 from __future__ import annotations
@@ -13,11 +20,40 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+from collections.abc import Sequence
 from typing import Any, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from timmy.errors import TimmyError
 
 _SECRET_CACHE_SECONDS = 300
+_HEX32 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class ConfigurationError(TimmyError):
+    """The deployment's configuration is invalid (never the caller's fault).
+
+    The message names the environment variables at fault and why, never their values (some
+    are secrets).
+    """
+
+    status = 500
+    code = "configuration_error"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("Invalid configuration: " + "; ".join(self.problems) + ".")
 
 
 def _app_secret_values() -> dict[str, str]:
@@ -39,6 +75,11 @@ class EnvSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _MODELS.append(cls)
+
+    @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Self:
         env = dict(os.environ if environ is None else environ)
         names = {name.upper(): name for name in cls.model_fields}
@@ -55,11 +96,57 @@ class EnvSettings(BaseModel):
 
 S = TypeVar("S", bound=EnvSettings)
 
+# Every settings model whose module has been imported, in import order.
+_MODELS: list[type[EnvSettings]] = []
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per invalid setting: the variable's name and what is wrong, never the value."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        names = ".".join(str(part) for part in item["loc"]).upper()
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{names}: {message}" if names else message)
+    return lines
+
 
 @functools.cache
 def load(model: type[S]) -> S:
-    """The cached settings instance of ``model``; ``load.cache_clear()`` re-reads (tests)."""
-    return model.from_env()
+    """The cached settings instance of ``model``; ``load.cache_clear()`` re-reads (tests).
+
+    Raises :class:`ConfigurationError` when the environment holds an invalid value.
+    """
+    try:
+        return model.from_env()
+    except ValidationError as exc:
+        raise ConfigurationError(problems(exc)) from None
+
+
+def validate_all() -> None:
+    """Load every imported settings model, or raise one ConfigurationError naming them all.
+
+    Cheap once loaded (each model is cached), so entry points call it on every invocation.
+    """
+    found: list[str] = []
+    for model in list(_MODELS):
+        try:
+            load(model)
+        except ConfigurationError as exc:
+            found.extend(exc.problems)
+    if found:
+        raise ConfigurationError(found)
+
+
+MIN_SERVER_SECRET_CHARS = 16
+
+
+def require_server_secret(secret: SecretStr, *, dev_key_allowed: bool) -> None:
+    """SERVER_SECRET's rule, for every model that derives a key from it (a ValueError)."""
+    value = secret.get_secret_value()
+    if not value and not dev_key_allowed:
+        raise ValueError("SERVER_SECRET must be set (only DEV_MODE or STAGE=local use a dev key)")
+    if value and len(value) < MIN_SERVER_SECRET_CHARS:
+        raise ValueError(f"SERVER_SECRET must be at least {MIN_SERVER_SECRET_CHARS} characters")
 
 
 def bool_from_env(value: Any) -> bool:
@@ -103,6 +190,31 @@ class CoreSettings(EnvSettings):
     def _parse_bool(cls, value: Any) -> bool:
         return bool_from_env(value)
 
+    @field_validator("public_base_url", "lnbits_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("must be an absolute http(s):// URL")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must not carry credentials, a query or a fragment")
+        return value.rstrip("/")
+
+    @field_validator("stub_node_secret")
+    @classmethod
+    def _secp256k1_hex(cls, value: SecretStr) -> SecretStr:
+        if not _HEX32.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 64 hexadecimal characters")
+        return value
+
+    @model_validator(mode="after")
+    def _lnbits_complete(self) -> Self:
+        if self.lnbits_url and not self.lnbits_api_key.get_secret_value():
+            raise ValueError("LNBITS_URL is set but LNBITS_API_KEY (its invoice key) is not")
+        return self
+
     @property
     def lightning_mode(self) -> str:
         if self.lnbits_url and self.lnbits_api_key.get_secret_value():
@@ -112,6 +224,25 @@ class CoreSettings(EnvSettings):
 
 def core() -> CoreSettings:
     return load(CoreSettings)
+
+
+def public_base_url(request_domain: str | None = None, forwarded_proto: str | None = None) -> str:
+    """The base URL callers reach this service at, without a trailing slash: the one place
+    absolute URLs (webhooks, links in messages, the URL a NIP-98 event must sign) start from.
+
+    ``PUBLIC_BASE_URL`` when configured; otherwise the API Gateway domain of the request
+    (``requestContext.domainName``, set by API Gateway, not by the client). Client headers such
+    as ``X-Forwarded-Host`` or ``Host`` are never used: a caller could point links at another
+    site or replay an event signed for another service. ``forwarded_proto`` (API Gateway sets
+    it) may only choose between https and http. Empty when neither is known.
+    """
+    configured = core().public_base_url
+    if configured:
+        return configured
+    if not request_domain:
+        return ""
+    proto = (forwarded_proto or "").split(",")[0].strip().lower()
+    return f"{'http' if proto == 'http' else 'https'}://{request_domain}"
 
 
 def reset() -> None:

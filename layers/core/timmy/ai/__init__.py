@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from timmy.settings import EnvSettings, load
 
@@ -18,7 +18,7 @@ DEFAULT_MODELS = {"stub": "stub", "anthropic": "claude-sonnet-4-5", "openai": "g
 class AISettings(EnvSettings):
     ai_provider: Literal["stub", "anthropic", "openai"] = "stub"
     ai_model: str = ""
-    ai_timeout_seconds: float = 60.0
+    ai_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
     anthropic_api_key: SecretStr = SecretStr("")
     anthropic_base_url: str = "https://api.anthropic.com"
     openai_api_key: SecretStr = SecretStr("")
@@ -33,9 +33,30 @@ class AISettings(EnvSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("anthropic_base_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an absolute http(s):// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _provider_has_its_key(self) -> Self:
+        # OpenAI-compatible servers (a local model, a gateway) may need no key; Anthropic does.
+        if self.ai_provider == "anthropic" and not self.anthropic_api_key.get_secret_value():
+            raise ValueError("AI_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
+        return self
+
     @property
     def model(self) -> str:
         return self.ai_model or DEFAULT_MODELS[self.ai_provider]
+
+    @property
+    def configured(self) -> bool:
+        """Whether the provider has what it needs to be called (its key, where one is needed)."""
+        if self.ai_provider == "anthropic":
+            return bool(self.anthropic_api_key.get_secret_value())
+        return True
 
 
 def ai_settings() -> AISettings:

@@ -30,6 +30,7 @@ from timmy.bootstrap.models import BootstrapCreated, BootstrapInvoice, Bootstrap
 from timmy.data import bootstrap as jobs
 from timmy.db.connection import Db, Row, transaction
 from timmy.errors import UpstreamUnavailable
+from timmy.observability import log_ref
 from timmy.provisioning import provisioning_settings
 from timmy.settings import core
 
@@ -44,11 +45,6 @@ def parse_job_id(raw: str) -> UUID:
         raise BootstrapJobNotFound("No bootstrap job with that id.") from None
 
 
-def public_base_url(request_base_url: str) -> str:
-    """Where callers reach us: PUBLIC_BASE_URL when configured, else what this request used."""
-    return (core().public_base_url or request_base_url).rstrip("/")
-
-
 def _load(job_id: UUID) -> Row:
     with transaction() as tx:
         row = jobs.get(tx, job_id)
@@ -61,7 +57,6 @@ def _load(job_id: UUID) -> Row:
 
 
 def create_job(*, base_url: str) -> BootstrapCreated:
-    base_url = public_base_url(base_url)
     settings = provisioning_settings()
     machine_arn = settings.bootstrap_state_machine_arn
     if not machine_arn:
@@ -83,7 +78,9 @@ def create_job(*, base_url: str) -> BootstrapCreated:
             workflow_input(job_id, created.payment_hash, created.expires_at),
         )
     except Exception:
-        logger.exception("could not start the bootstrap workflow", extra={"job_id": str(job_id)})
+        logger.exception(
+            "could not start the bootstrap workflow", extra={"job_ref": log_ref(job_id)}
+        )
         with transaction() as tx:
             jobs.mark_failed(
                 tx,
@@ -129,7 +126,6 @@ def workflow_input(job_id: UUID, payment_hash: str, expires_at: datetime) -> dic
 
 
 def get_status(raw_job_id: str, *, base_url: str) -> BootstrapStatus:
-    base_url = public_base_url(base_url)
     job_id = parse_job_id(raw_job_id)
     row = _load(job_id)
     if row["state"] == "awaiting_payment":
@@ -145,7 +141,7 @@ def _confirm_payment(job_id: UUID, row: Row) -> Row:
         result = payments.confirm_payment(str(row["payment_hash"]))
     except UpstreamUnavailable:
         # The Lightning backend is down: the job's state is still right, just not news.
-        logger.warning("could not check the bootstrap invoice", extra={"job_id": str(job_id)})
+        logger.warning("could not check the bootstrap invoice", extra={"job_ref": log_ref(job_id)})
         return row
     return _load(job_id) if result.paid else row
 
@@ -201,7 +197,7 @@ def deliver_key_once(job_id: UUID, row: Row) -> tuple[str | None, bool, Row]:
         return None, False, _load(job_id)
     private_key = stored.get("private_key") if stored else None
     if not private_key:
-        logger.error("bootstrap SSH key missing at delivery", extra={"job_id": str(job_id)})
+        logger.error("bootstrap SSH key missing at delivery", extra={"job_ref": log_ref(job_id)})
         return None, True, _load(job_id)
     _delete_secret(job_id, claimed)
     return private_key, False, _load(job_id)
@@ -213,7 +209,9 @@ def _delete_secret(job_id: UUID, row: Row) -> None:
         key_store.delete(name)
     except key_store.SecretStoreUnavailable:
         # Delivered and recorded; the next GET tries the delete again.
-        logger.warning("could not delete a delivered SSH key yet", extra={"job_id": str(job_id)})
+        logger.warning(
+            "could not delete a delivered SSH key yet", extra={"job_ref": log_ref(job_id)}
+        )
         return
     with transaction() as tx:
         jobs.mark_secret_deleted(tx, job_id)

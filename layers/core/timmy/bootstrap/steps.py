@@ -20,6 +20,7 @@ from timmy.bootstrap import BootstrapJobNotFound, JobNotProvisioning, clients, m
 from timmy.bootstrap import secrets as key_store
 from timmy.data import bootstrap as jobs
 from timmy.db.connection import Row, transaction
+from timmy.observability import log_ref
 from timmy.provisioning import provisioning_settings
 from timmy.provisioning.cloudinit import build_cloud_init, node_hostname
 from timmy.provisioning.sshkeys import generate_ssh_keypair, sha256_fingerprint
@@ -275,7 +276,7 @@ def record_failure(
         logger.error(
             "bootstrap cleanup incomplete",
             extra={
-                "job_id": str(job_id),
+                "job_ref": log_ref(job_id),
                 "droplet_id": row["droplet_id"],
                 "do_ssh_key_id": row["do_ssh_key_id"],
                 "cleanup_error": cleanup_result.get("Error"),

@@ -19,13 +19,17 @@ from timmy.db.connection import transaction
 from timmy.errors import BadRequest, Unauthorized
 from timmy.identity.settings import settings
 from timmy.nostr import nip98
-from timmy.nostr.events import NostrEvent, parse_event, verify_event
-from timmy.settings import core
+from timmy.nostr.events import NostrEvent, auth_challenge, parse_event, verify_event
+from timmy.settings import public_base_url
 
 _NONCE_RE = re.compile(r"[0-9a-f]{64}")
 # Long-expired rows are swept in small batches as new ones arrive; a day's grace keeps
 # "nonce_expired" (rather than "unknown_nonce") for anyone retrying a recent challenge.
 _PURGE_GRACE = timedelta(days=1)
+_NOT_A_NONCE = (
+    "The event names no challenge nonce issued by this server (in its content, or in a"
+    " NIP-42 challenge tag of a kind 22242 event)."
+)
 
 
 class UnknownNonce(Unauthorized):
@@ -86,7 +90,10 @@ def issue_challenge(*, now: datetime | None = None) -> Challenge:
 def verify_signed_challenge(
     event_data: Any, *, claimed_pubkey: str | None = None, now: datetime | None = None
 ) -> Login:
-    """Check a signed event whose content is a challenge nonce; consume the nonce; log in.
+    """Check a signed event answering a challenge nonce; consume the nonce; log in.
+
+    The nonce is the event's content, or, NIP-42 style, the ``challenge`` tag of a kind 22242
+    event with empty content (:func:`timmy.nostr.events.auth_challenge`).
 
     Raises ``MalformedEvent`` (400) or, all 401: ``PubkeyMismatch``, ``InvalidEventId``,
     ``InvalidSignature``, ``StaleEvent``, ``UnknownNonce``, ``NonceExpired``, ``NonceUsed``.
@@ -102,9 +109,9 @@ def verify_signed_challenge(
         max_age_seconds=config.nostr_event_max_age_seconds,
         max_future_seconds=config.nostr_event_max_future_seconds,
     )
-    nonce = event.content
+    nonce = auth_challenge(event)
     if not _NONCE_RE.fullmatch(nonce):
-        raise UnknownNonce("The event content is not a challenge nonce issued by this server.")
+        raise UnknownNonce(_NOT_A_NONCE)
     with transaction() as tx:
         row = data.consume_challenge_and_sight(
             tx, nonce, pubkey=event.pubkey, now=at, rules=config.rules
@@ -200,14 +207,11 @@ def public_request_url(
 ) -> str:
     """The absolute URL the caller used, as a NIP-98 ``u`` tag must name it.
 
-    PUBLIC_BASE_URL wins when configured (custom domains, ``make dev``); otherwise the API
-    Gateway domain from the request context. ``X-Forwarded-Host`` is deliberately ignored: a
-    client could set it to replay an event signed for another service's URL here.
+    The base is :func:`timmy.settings.public_base_url` (PUBLIC_BASE_URL, else the API Gateway
+    domain; never ``X-Forwarded-Host``, which would let an event signed for another service's
+    URL be replayed here).
     """
-    base = core().public_base_url.rstrip("/")
-    if not base:
-        proto = (forwarded_proto or "https").split(",")[0].strip().lower() or "https"
-        base = f"{proto}://{domain_name}"
+    base = public_base_url(domain_name, forwarded_proto)
     return base + raw_path + (f"?{raw_query}" if raw_query else "")
 
 
@@ -219,7 +223,7 @@ def _is_nostr_scheme(authorization: str | None) -> bool:
 
 def _why_not_consumable(challenge: dict[str, Any] | None) -> Unauthorized:
     if challenge is None:
-        return UnknownNonce("The event content is not a challenge nonce issued by this server.")
+        return UnknownNonce(_NOT_A_NONCE)
     if challenge["used_at"] is not None:
         return NonceUsed("This challenge was already used; request a new one.")
     return NonceExpired("This challenge has expired; request a new one.")

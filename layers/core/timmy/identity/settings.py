@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from timmy.data.identities import TrustRules
 from timmy.errors import TimmyError
-from timmy.settings import EnvSettings, bool_from_env, load
+from timmy.settings import EnvSettings, bool_from_env, load, require_server_secret
 
 # Only ever used when DEV_MODE is on or the stage is "local" (see ``token_secret``).
 _DEV_SERVER_SECRET = b"timmy-dev-server-secret-not-for-production"
@@ -61,6 +61,7 @@ class IdentitySettings(EnvSettings):
             )
         if self.trust_failure_points <= self.trust_success_points:
             raise ValueError("TRUST_FAILURE_POINTS must be bigger than TRUST_SUCCESS_POINTS")
+        require_server_secret(self.server_secret, dev_key_allowed=self.allows_dev_secret)
         return self
 
     @property

@@ -29,6 +29,7 @@ from timmy.jobs.views import InvoiceOut, JobCreated, JobRefunded, JobView, job_v
 from timmy.lightning import backend
 from timmy.lightning.bolt11 import decode_invoice
 from timmy.lightning.types import InvalidInvoice, PaymentFailed
+from timmy.observability import log_ref
 from timmy.quote import pricing_settings, validate_request_text
 from timmy.settings import core
 
@@ -98,7 +99,7 @@ def _start_workflow(machine_arn: str, job_id: str, eval_payment_hash: str) -> No
         # The job id names the execution: starting it twice cannot run two workflows.
         execution_arn = orchestrator.start_execution(machine_arn, job_id, payload)
     except Exception as error:
-        logger.exception("starting the job workflow failed", extra={"job_id": job_id})
+        logger.exception("starting the job workflow failed", extra={"job_ref": log_ref(job_id)})
         with transaction() as tx:
             invoices.mark_expired(tx, eval_payment_hash)
             data.delete_unstarted(tx, job_id)
@@ -133,7 +134,7 @@ def get_job(raw_job_id: str) -> JobView:
             payments.confirm_payment(pending)
         except (UpstreamUnavailable, UpstreamBadGateway):
             # Polling shows the job as it is; the next poll (or the webhook) confirms it.
-            logger.warning("payment check failed while polling", extra={"job_id": job_id})
+            logger.warning("payment check failed while polling", extra={"job_ref": log_ref(job_id)})
     with transaction() as tx:
         job = data.get(tx, job_id)
         assert job is not None  # jobs are never deleted once their workflow runs
@@ -182,7 +183,9 @@ def refund_job(raw_job_id: str, bolt11: str) -> JobRefunded:
         sent = data.mark_refund_sent(tx, job_id, invoice.payment_hash) or claimed
     refund = refund_of(sent)
     assert refund is not None
-    logger.info("job refund sent", extra={"job_id": job_id, "amount_sats": refund.amount_sats})
+    logger.info(
+        "job refund sent", extra={"job_ref": log_ref(job_id), "amount_sats": refund.amount_sats}
+    )
     return JobRefunded(
         job_id=job_id,
         refunded=refund.state == "sent",

@@ -39,6 +39,7 @@ from timmy.db.connection import Db, Row, transaction
 from timmy.jobs import INVOICE_PURPOSE
 from timmy.jobs.charging import WorkCharge, settle_work, work_charge
 from timmy.jobs.errors import JobNotFound, JobStateError
+from timmy.observability import log_ref
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +341,7 @@ def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
     code, message = public_failure(error_name)
     logger.warning(
         "job failed",
-        extra={"job_id": job_id, "error": error_name, "cause": (cause or "")[:500]},
+        extra={"job_ref": log_ref(job_id), "error": error_name, "cause": (cause or "")[:500]},
     )
     with transaction() as tx:
         job = _load(tx, job_id)

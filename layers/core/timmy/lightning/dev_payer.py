@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Self
+
+from pydantic import SecretStr, field_validator, model_validator
 
 from timmy.data import invoices
 from timmy.db.connection import transaction
 from timmy.errors import BadRequest, NotFound
 from timmy.lightning import backend
 from timmy.payments import ConfirmResult, confirm_payment
-from timmy.settings import EnvSettings, load
+from timmy.settings import EnvSettings, bool_from_env, load
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DevPayerSettings(EnvSettings):
+    dev_mode: bool = False
+    lnbits_url: str = ""
+    lnbits_api_key: SecretStr = SecretStr("")
     # Admin key of a *second* LNbits wallet: FakeWallet only pays invoices of its own
     # instance, paid from another wallet, as a customer would.
-    lnbits_dev_payer_key: str = ""
+    lnbits_dev_payer_key: SecretStr = SecretStr("")
+
+    @field_validator("dev_mode", mode="before")
+    @classmethod
+    def _parse_bool(cls, value: Any) -> bool:
+        return bool_from_env(value)
+
+    @model_validator(mode="after")
+    def _payer_with_lnbits(self) -> Self:
+        lnbits = bool(self.lnbits_url and self.lnbits_api_key.get_secret_value())
+        if self.dev_mode and lnbits and not self.lnbits_dev_payer_key.get_secret_value():
+            raise ValueError(
+                "LNBITS_DEV_PAYER_KEY must be set in dev mode with LNbits (the dev payer pays"
+                " from a second wallet)"
+            )
+        return self
 
 
 def validate_payment_hash(payment_hash: str) -> str:
@@ -46,8 +67,7 @@ def pay_own_invoice(payment_hash: str) -> ConfirmResult:
 
         settings = load(DevPayerSettings)
         assert isinstance(ln, LNbitsBackend)
-        payer = LNbitsBackend(
-            ln.url, settings.lnbits_dev_payer_key, settings.lnbits_dev_payer_key or None
-        )
+        payer_key = settings.lnbits_dev_payer_key.get_secret_value()
+        payer = LNbitsBackend(ln.url, payer_key, payer_key)
         payer.pay(str(invoice["payment_request"]))
     return confirm_payment(payment_hash)

@@ -38,6 +38,7 @@ from timmy.lightning.types import (
 log = logging.getLogger(__name__)
 
 PAYMENTS_PATH: Final = "/api/v1/payments"
+WALLET_PATH: Final = "/api/v1/wallet"  # the key's wallet (id, name, balance): a cheap probe
 LNBITS_ERROR_STATUS: Final = 520  # LNbits' PaymentError / InvoiceError responses
 _HEX64_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -181,6 +182,16 @@ class LNbitsBackend:
             raise LightningUnavailable("LNbits rejected the admin key")
         return self._confirm_failure(payment_hash, f"LNbits refused the payment (HTTP {status})")
 
+    def reachable(self, timeout_seconds: float) -> bool:
+        """Whether LNbits answers ``GET /api/v1/wallet`` with our invoice key (health check)."""
+        try:
+            response = self._request(
+                "GET", WALLET_PATH, self._invoice_key, timeout=min(timeout_seconds, self._timeout)
+            )
+        except LightningUnavailable:
+            return False
+        return response.status_code == 200
+
     # -- internals -------------------------------------------------------------------------
 
     def _confirm_failure(self, payment_hash: str, message: str) -> PaymentResult:
@@ -226,7 +237,13 @@ class LNbitsBackend:
         )
 
     def _request(
-        self, method: str, path: str, key: str, *, json_body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        key: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         try:
             response = self._client.request(
@@ -234,7 +251,7 @@ class LNbitsBackend:
                 f"{self._base}{path}",
                 headers={"X-Api-Key": key, "Accept": "application/json"},
                 json=json_body,
-                timeout=self._timeout,
+                timeout=self._timeout if timeout is None else timeout,
             )
         except httpx.TimeoutException:
             log.warning("LNbits %s %s timed out", method, path)

@@ -70,6 +70,12 @@ class StubBackend:
         )
         return PaymentResult(payment_hash=decoded.payment_hash, preimage=None)
 
+    def reachable(self, timeout_seconds: float) -> bool:
+        """The stub node's ledger is the database: reachable when the database is."""
+        from timmy.db.connection import ping
+
+        return ping()
+
     def mark_paid(self, payment_hash: str) -> bool:
         """Pretend a customer paid the invoice; False when the node never issued it."""
         count = db().execute(

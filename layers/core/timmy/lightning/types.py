@@ -59,6 +59,10 @@ class LightningBackend(Protocol):
 
     def pay(self, bolt11: str) -> PaymentResult: ...
 
+    def reachable(self, timeout_seconds: float) -> bool:
+        """Whether the node answers with our key now (the health check); never raises."""
+        ...
+
 
 class LightningUnavailable(UpstreamUnavailable):
     """The Lightning backend could not be reached or failed; nothing changed, retry later."""

@@ -21,6 +21,8 @@ Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
 
 MAX_KIND = 65535
+# NIP-42 client authentication: empty content, the challenge in a ["challenge", …] tag.
+AUTH_KIND = 22242
 
 
 class MalformedEvent(BadRequest):
@@ -122,3 +124,23 @@ def _verify_signature(event: NostrEvent) -> None:
         valid = False
     if not valid:
         raise InvalidSignature("The event signature is not valid for its pubkey.")
+
+
+def auth_challenge(event: NostrEvent) -> str:
+    """The challenge a signed authentication event answers ("" when it names none).
+
+    Two shapes are accepted: NIP-42's (kind 22242, empty content, the challenge in a
+    ``["challenge", …]`` tag; a ``relay`` tag is allowed and not read), and the challenge as
+    the whole content (any kind). An event that names two different challenges, or one
+    challenge twice in tags, is malformed rather than guessed at.
+    """
+    tagged = event.tag_values("challenge")
+    if len(tagged) > 1:
+        raise MalformedEvent("The event has more than one challenge tag.")
+    if event.content:
+        if tagged and tagged[0] != event.content:
+            raise MalformedEvent("The event's content and its challenge tag disagree.")
+        return event.content
+    if tagged and event.kind == AUTH_KIND:
+        return tagged[0]
+    return ""

@@ -11,6 +11,7 @@ import logging
 
 from timmy.data import sessions as data
 from timmy.db.connection import Db, Row
+from timmy.observability import log_ref
 from timmy.sessions.settings import session_settings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,10 @@ def on_deposit_paid(tx: Db, invoice: Row) -> None:
         lifetime_seconds=session_settings().session_lifetime_seconds,
     )
     if not credited:  # only possible if the row was tampered with: keep the payment visible
-        logger.error("deposit paid for a session that cannot take it", extra={"id": session_id})
+        logger.error(
+            "deposit paid for a session that cannot take it",
+            extra={"session_ref": log_ref(session_id)},
+        )
 
 
 def on_topup_paid(tx: Db, invoice: Row) -> None:
@@ -38,4 +42,7 @@ def on_topup_paid(tx: Db, invoice: Row) -> None:
         idle_seconds=session_settings().session_idle_seconds,
     )
     if not credited:
-        logger.error("top-up paid for a session that cannot take it", extra={"id": session_id})
+        logger.error(
+            "top-up paid for a session that cannot take it",
+            extra={"session_ref": log_ref(session_id)},
+        )

@@ -36,6 +36,7 @@ from timmy.ai.base import AIResult, PermanentAIError, RetryableAIError
 from timmy.data import sessions as data
 from timmy.db.connection import Db, transaction
 from timmy.errors import TimmyError
+from timmy.observability import log_ref
 from timmy.sessions import auth
 from timmy.sessions.errors import (
     InsufficientBalance,
@@ -271,7 +272,9 @@ def _release(
         if data.fail_request(tx, request_id, error_code=code) is not None:
             data.give_back(tx, session_id, amount_sats=hold.balance_sats)
             _return_to_pool(tx, pubkey, hold.pool_sats, f"session request failed ({code})")
-    logger.warning("session request failed", extra={"session_id": session_id, "error_code": code})
+    logger.warning(
+        "session request failed", extra={"session_ref": log_ref(session_id), "error_code": code}
+    )
 
 
 def release_abandoned_holds(*, limit: int = 100) -> int:

@@ -12,6 +12,7 @@ from timmy.data import invoices
 from timmy.data import sessions as data
 from timmy.db.connection import Db, Row, transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+from timmy.observability import log_ref
 from timmy.sessions import auth
 from timmy.sessions.errors import (
     AmountOutOfRange,
@@ -76,7 +77,7 @@ def create_session(
             deposit_payment_hash=created.payment_hash,
             nostr_pubkey=pubkey,
         )
-    logger.info("session created", extra={"session_id": session_id})
+    logger.info("session created", extra={"session_ref": log_ref(session_id)})
     return SessionCreated(
         session_id=session_id,
         invoice=SessionInvoice.of(invoice),
@@ -211,7 +212,7 @@ def create_topup(raw_session_id: str, amount_sats: int) -> SessionTopup:
         _refuse_topup(tx, locked)
         invoice = payments.record_invoice(tx, created, purpose=PURPOSE_TOPUP, owner_id=session_id)
         data.set_pending_topup(tx, session_id, created.payment_hash)
-    logger.info("session top-up issued", extra={"session_id": session_id})
+    logger.info("session top-up issued", extra={"session_ref": log_ref(session_id)})
     return SessionTopup(
         session_id=session_id,
         invoice=SessionInvoice.of(invoice),

@@ -6,7 +6,13 @@ from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from timmy.settings import EnvSettings, bool_from_env, load
+from timmy.settings import EnvSettings, bool_from_env, load, require_server_secret
+
+# The Timeout of SessionRequestFunction in template.yaml (API Gateway's 30 s integration limit
+# caps it); a test keeps the two equal.
+REQUEST_FUNCTION_TIMEOUT_SECONDS = 29
+# Over four request timeouts: margin for clock skew and a slow final commit.
+MIN_HOLD_TIMEOUT_SECONDS = 120
 
 
 class SessionSettings(EnvSettings):
@@ -24,9 +30,11 @@ class SessionSettings(EnvSettings):
     session_lifetime_seconds: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
     # A paid session expires after this long without a request or a paid top-up.
     session_idle_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
-    # A request still holding its estimate after this long died with its Lambda (whose
-    # timeout is far shorter): the reaper gives the hold back.
-    session_hold_timeout_seconds: int = Field(default=900, ge=120, le=86_400)
+    # A request still holding its estimate after this long died with its Lambda: the reaper
+    # gives the hold back. It must exceed the request function's timeout, or the reaper would
+    # release the hold of a request still running (which would then charge a balance that was
+    # already given back).
+    session_hold_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
 
     @field_validator("dev_mode", mode="before")
     @classmethod
@@ -37,6 +45,13 @@ class SessionSettings(EnvSettings):
     def _ordered(self) -> Self:
         if self.session_min_deposit_sats > self.session_max_deposit_sats:
             raise ValueError("SESSION_MIN_DEPOSIT_SATS must not exceed SESSION_MAX_DEPOSIT_SATS")
+        if self.session_hold_timeout_seconds < MIN_HOLD_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"SESSION_HOLD_TIMEOUT_SECONDS must be at least {MIN_HOLD_TIMEOUT_SECONDS}: it"
+                f" must exceed the request Lambda's timeout ({REQUEST_FUNCTION_TIMEOUT_SECONDS} s)"
+                " with a margin"
+            )
+        require_server_secret(self.server_secret, dev_key_allowed=self.allows_dev_secret)
         return self
 
     @property
