@@ -148,8 +148,7 @@ def view(row: Row, settings: SessionSettings) -> SessionView:
     state = state_of(row, deposit, settings)
     macaroon = None
     balance = int(row["balance_sats"])
-    # After expiry it is still delivered while a balance is left: it is what withdraws it.
-    if state in ("active", "paused") or (row["paid_at"] is not None and balance > 0):
+    if state in ("active", "paused"):
         macaroon = auth.mint(str(row["id"]), int(row["lifetime_ends_at"].timestamp()))
     unpaid_deposit = deposit if state == "awaiting_payment" else None
     live_topup = topup if state != "expired" else None

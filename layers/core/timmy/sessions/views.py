@@ -70,8 +70,8 @@ class SessionView(BaseModel):
     macaroon: str | None = Field(
         description=(
             "The session's bearer credential for POST /api/sessions/{id}/request and /withdraw,"
-            " delivered in every response once the deposit is paid (null before payment, and"
-            " after expiry once the balance is empty; an expired one only withdraws)"
+            " delivered in every response once the deposit is paid (null before payment and"
+            " after expiry; keep it: after expiry it still withdraws the balance)"
         )
     )
     trust_tier: TrustTier
