@@ -282,6 +282,43 @@ def test_a_definitely_failed_withdrawal_is_credited_back_in_full(
     assert balance(session_id) == 1_000
 
 
+def test_the_invoice_of_a_failed_payout_is_not_paid_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A node refuses to retry a failed payment hash: the caller sends a new invoice.
+    session_id = paid_session(1_000)
+    invoice = customer_invoice(200)
+    with monkeypatch.context() as patch:
+        fake_pay(patch, PaymentState.FAILED)
+        assert withdraw(session_id, invoice).answer.status == "failed"
+
+    assert code_of(lambda: withdraw(session_id, invoice)) == (409, "invoice_already_used")
+    assert withdraw(session_id, customer_invoice(200)).answer.status == "paid"
+    assert balance(session_id) == 800
+
+
+def test_one_payout_that_cannot_be_settled_does_not_stop_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session_id = paid_session(1_000)
+    with monkeypatch.context() as patch:
+        fake_pay(patch, PaymentState.PENDING)
+        withdraw(session_id, customer_invoice(200))
+    db().execute(
+        "INSERT INTO payouts (id, payment_hash, bolt11, source_kind, source_id, amount_sats,"
+        " fee_reserve_sats, source_debit_sats, created_at)"
+        " VALUES (:id, :h, 'lnbcrt1x', 'unregistered', 'x', 5, 0, 5, now() - interval '1 day')",
+        id=str(uuid.uuid4()),
+        h="cd" * 32,
+    )
+
+    report = reconcile_pending_payouts(datetime.now(UTC) + timedelta(hours=1))
+
+    assert report.errors == ["cd" * 32]
+    assert report.failed == 1  # the session's payout, never sent, credited back
+    assert balance(session_id) == 1_000
+
+
 def test_an_unknown_outcome_stays_pending_until_the_reconciler_settles_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

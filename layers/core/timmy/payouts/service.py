@@ -2,8 +2,10 @@
 
 1. **Check the invoice** before anything is stored: a valid BOLT11 with an amount in whole
    sats (``amount_required``), equal to the amount asked for when one is given
-   (``amount_mismatch``), for our node's network (``wrong_network``), unexpired
-   (``invoice_expired``) and not one of our own (``own_invoice``).
+   (``amount_mismatch``), for our node's network (``wrong_network``), not one of our own
+   (``own_invoice``) and unexpired (``invoice_expired``). An invoice is never paid twice,
+   not even after a failed payout: a node refuses to retry a failed payment hash, so the
+   caller sends a new invoice.
 2. **One transaction**: the payment hash must be new to every payout of every source
    (``invoice_already_used``; the UNIQUE payment_hash makes it impossible, not unlikely), the
    source is debited (the amount, plus the routing-fee reserve when the source bears the fee)
@@ -108,12 +110,12 @@ def check_invoice(bolt11: str, amount_sats: int | None = None) -> DecodedInvoice
         raise WrongNetwork(
             f"The invoice is for the '{invoice.network}' network; Timmy pays on '{network}'."
         )
-    if invoice.is_expired():
-        raise InvoiceExpired("The invoice has expired.")
     with transaction() as tx:
         ours = invoices.get(tx, invoice.payment_hash)
     if ours is not None:
         raise OwnInvoice("That invoice was issued by Timmy; send an invoice of your own.")
+    if invoice.is_expired():
+        raise InvoiceExpired("The invoice has expired.")
     return invoice
 
 
@@ -250,8 +252,15 @@ def reconcile_pending_payouts(now: datetime) -> ReconcileReport:
         report.checked += 1
         try:
             settled = resolve(payout, now=now)
-        except (UpstreamUnavailable, UpstreamBadGateway, InvalidInvoice):
+        except (UpstreamUnavailable, UpstreamBadGateway):
             logger.warning("payout status unavailable", extra={"payment_hash": payout.payment_hash})
+            report.errors.append(payout.payment_hash)
+            continue
+        except Exception:
+            # One bad row must not stop the run from settling the others; it stays pending.
+            logger.exception(
+                "settling a payout failed", extra={"payment_hash": payout.payment_hash}
+            )
             report.errors.append(payout.payment_hash)
             continue
         if settled.state == PayoutState.PAID:
