@@ -529,3 +529,19 @@ def test_twenty_parallel_withdrawals_never_overdraw_the_balance() -> None:
     assert balance(session_id) == 100
     assert sum(row["amount_sats"] for row in paid_out()) == 900
     assert int(db().scalar("SELECT count(*) FROM payouts WHERE state = 'paid'")) == 9
+
+
+def test_parallel_reconciler_runs_credit_a_failed_payout_back_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session_id = paid_session(1_000)
+    with monkeypatch.context() as patch:
+        fake_pay(patch, PaymentState.PENDING)  # never reaches the node
+        withdraw(session_id, customer_invoice(200))
+    later = datetime.now(UTC) + timedelta(hours=1)
+
+    reports = together([lambda: reconcile_pending_payouts(later) for _ in range(10)])
+
+    assert not [r for r in reports if isinstance(r, Exception)], reports
+    assert sum(r.failed for r in reports) == 1
+    assert balance(session_id) == 1_000

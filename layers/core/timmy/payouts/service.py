@@ -173,11 +173,16 @@ def _send(payout: Payout) -> PaymentResult:
 
 def _settle(payment_hash: str, result: PaymentResult) -> Payout:
     """Apply a definite outcome (paid or failed) once; the payout as it now stands."""
+    return _settle_once(payment_hash, result)[0]
+
+
+def _settle_once(payment_hash: str, result: PaymentResult) -> tuple[Payout, bool]:
+    """The payout as it now stands, and whether this call settled it."""
     with transaction() as tx:
         current = data.get(tx, payment_hash)
         assert current is not None
         if current.state != PayoutState.PENDING:
-            return current
+            return current, False
         source = source_of(current.source_kind)
         if result.state == PaymentState.PAID:
             fee = result.fee_sats or 0
@@ -193,15 +198,15 @@ def _settle(payment_hash: str, result: PaymentResult) -> Payout:
         elif result.state == PaymentState.FAILED:
             flipped = data.mark_failed(tx, payment_hash)
         else:
-            return current
+            return current, False
         if flipped is None:  # settled by someone else meanwhile
             settled = data.get(tx, payment_hash)
             assert settled is not None
-            return settled
+            return settled, False
         back = flipped.refund_to_source_sats
         if back > 0:
             source.credit(tx, flipped.source_id, back)
-        return flipped
+        return flipped, True
 
 
 # --------------------------------------------------------------------------------- resolve
@@ -214,24 +219,27 @@ def resolve(payout: Payout, *, now: datetime | None = None) -> Payout:
     than PAYOUT_UNKNOWN_AFTER_SECONDS: a younger one's pay call may still be on its way.
     Raises :class:`LightningUnavailable` when the backend cannot answer (nothing changes).
     """
+    return _resolve(payout, now or datetime.now(UTC))[0]
+
+
+def _resolve(payout: Payout, now: datetime) -> tuple[Payout, bool]:
     if payout.state != PayoutState.PENDING:
-        return payout
-    now = now or datetime.now(UTC)
+        return payout, False
     status = backend().check_payment(payout.payment_hash)
     if status.state == PaymentState.UNKNOWN:
         bound = timedelta(seconds=payout_settings().payout_unknown_after_seconds)
         if payout.created_at > now - bound:
-            return payout
+            return payout, False
         status = PaymentResult(payment_hash=payout.payment_hash, state=PaymentState.FAILED)
-    return _settle(payout.payment_hash, status)
+    return _settle_once(payout.payment_hash, status)
 
 
 @dataclass
 class ReconcileReport:
     checked: int = 0
-    paid: int = 0
-    failed: int = 0
-    pending: int = 0
+    paid: int = 0  # settled as paid by this run
+    failed: int = 0  # settled as failed (credited back) by this run
+    pending: int = 0  # still in flight
     errors: list[str] = field(default_factory=list)  # payment hashes the backend could not answer
 
 
@@ -251,7 +259,7 @@ def reconcile_pending_payouts(now: datetime) -> ReconcileReport:
     for payout in stale:
         report.checked += 1
         try:
-            settled = resolve(payout, now=now)
+            settled, by_this_run = _resolve(payout, now)
         except (UpstreamUnavailable, UpstreamBadGateway):
             logger.warning("payout status unavailable", extra={"payment_hash": payout.payment_hash})
             report.errors.append(payout.payment_hash)
@@ -263,10 +271,10 @@ def reconcile_pending_payouts(now: datetime) -> ReconcileReport:
             )
             report.errors.append(payout.payment_hash)
             continue
-        if settled.state == PayoutState.PAID:
-            report.paid += 1
-        elif settled.state == PayoutState.FAILED:
-            report.failed += 1
-        else:
+        if settled.state == PayoutState.PENDING:
             report.pending += 1
+        elif by_this_run and settled.state == PayoutState.PAID:
+            report.paid += 1
+        elif by_this_run:
+            report.failed += 1
     return report
