@@ -23,20 +23,27 @@ class RefundRequest(BaseModel):
     "/api/jobs/<job_id>/refund",
     summary="Claim a job's refundable amount",
     description=(
-        "Pays the invoice once. The refund is marked before any money moves, so concurrent"
-        " calls pay at most once; a payment that definitely failed can be claimed again."
+        "Pays the invoice once, through the payout path: the refund's payout is written in"
+        " the transaction that checks the job, before any money moves, so concurrent calls pay"
+        " at most once, and an invoice used by any payout before is refused. The caller"
+        " receives exactly `refundable_sats`; Timmy bears the routing fee. A payment that"
+        " definitely failed leaves the refund claimable with a new invoice. One whose outcome"
+        " is unknown answers with the refund pending; the payout reconciler (or the next"
+        " claim, which asks the node first) settles it: sent, or claimable again when it was"
+        " never paid."
     ),
     tags=["jobs"],
     responses={
-        200: ok_doc("The refund was paid (or is in flight).", JobRefunded),
+        200: ok_doc("The refund was paid, or is pending (outcome not known yet).", JobRefunded),
         400: error_doc(
-            "invalid_invoice, invoice_amount_required, invoice_expired,"
-            " own_invoice or refund_amount_mismatch."
+            "invalid_invoice, amount_required, amount_mismatch (not refundable_sats),"
+            " wrong_network, invoice_expired or own_invoice."
         ),
         404: error_doc("job_not_found (also for an id that is not a UUID)."),
-        409: error_doc("nothing_refundable, already_refunded or refund_in_progress."),
-        502: error_doc("payment_failed (nothing was paid; try again)."),
-        503: error_doc("lightning_unavailable (outcome unknown: the refund stays pending)."),
+        409: error_doc(
+            "nothing_refundable, already_refunded, refund_in_progress or invoice_already_used."
+        ),
+        502: error_doc("payment_failed (nothing was paid; claim again with a new invoice)."),
     },
 )
 def refund(job_id: str, body: RefundRequest) -> JobRefunded:

@@ -22,8 +22,8 @@ from timmy.lightning.types import (
     LightningBackend,
     LightningBadResponse,
     LightningUnavailable,
-    PaymentFailed,
     PaymentResult,
+    PaymentState,
 )
 from timmy.lightning.webhook import parse_webhook_body
 
@@ -43,6 +43,7 @@ class FakeLNbits:
     # Set by a test to replace the normal answer to the next matching call.
     override: dict[tuple[str, str], httpx.Response | Exception] = field(default_factory=dict)
     pay_outcome: str = "success"  # success | pending | failed
+    pay_fee_msat: int = 0  # the routing fee of a successful payment
     create_tamper: dict[str, Any] = field(default_factory=dict)
     # Preimages of the invoices "other nodes" issued, released when the wallet pays them.
     customer_preimages: dict[str, str] = field(default_factory=dict)
@@ -125,21 +126,23 @@ class FakeLNbits:
 
     def _pay(self, bolt11: str) -> httpx.Response:
         decoded = decode_invoice(bolt11)
-        if self.pay_outcome == "failed":
-            return httpx.Response(
-                520, json={"detail": "Payment failed: no route (secret detail)", "status": "failed"}
-            )
         preimage = self.customer_preimages.get(decoded.payment_hash)
         payment = {
             "checking_id": decoded.payment_hash,
             "payment_hash": decoded.payment_hash,
             "amount": -(decoded.amount_msat or 0),
-            "fee": 0,
+            # LNbits stores an outgoing payment's fee negative, in msat.
+            "fee": -self.pay_fee_msat if self.pay_outcome == "success" else 0,
             "bolt11": bolt11,
             "status": self.pay_outcome,
             "preimage": preimage if self.pay_outcome == "success" else None,
         }
+        # LNbits records the payment before sending it, and keeps it when it fails.
         self.payments[decoded.payment_hash] = payment
+        if self.pay_outcome == "failed":
+            return httpx.Response(
+                520, json={"detail": "Payment failed: no route (secret detail)", "status": "failed"}
+            )
         return httpx.Response(201, json=payment)
 
     def customer_invoice(self, amount_sats: int = 500, expiry: int = 600) -> str:
@@ -439,9 +442,10 @@ def test_check_maps_outages_to_lightning_unavailable(
 # -- pay -----------------------------------------------------------------------------------
 
 
-def test_pay_uses_the_admin_key_and_returns_the_verified_preimage(
+def test_pay_uses_the_admin_key_and_returns_the_verified_preimage_and_fee(
     backend: LNbitsBackend, fake: FakeLNbits
 ) -> None:
+    fake.pay_fee_msat = 1_500  # 1.5 sats: charged as 2
     invoice = fake.customer_invoice()
     payment_hash = decode_invoice(invoice).payment_hash
 
@@ -453,7 +457,10 @@ def test_pay_uses_the_admin_key_and_returns_the_verified_preimage(
     assert request.headers["X-Api-Key"] == ADMIN_KEY
     assert _body(request) == {"out": True, "bolt11": invoice}
     assert result == PaymentResult(
-        payment_hash=payment_hash, preimage=fake.customer_preimages[payment_hash]
+        payment_hash=payment_hash,
+        state=PaymentState.PAID,
+        preimage=fake.customer_preimages[payment_hash],
+        fee_sats=2,
     )
 
 
@@ -465,13 +472,13 @@ def test_pay_sends_the_bare_lower_case_invoice(backend: LNbitsBackend, fake: Fak
     assert _body(fake.requests[0])["bolt11"] == invoice
 
 
-def test_pay_still_in_flight_has_no_preimage(backend: LNbitsBackend, fake: FakeLNbits) -> None:
+def test_pay_still_in_flight_is_pending(backend: LNbitsBackend, fake: FakeLNbits) -> None:
     fake.pay_outcome = "pending"
     invoice = fake.customer_invoice()
 
     result = backend.pay(invoice)
 
-    assert result == PaymentResult(payment_hash=decode_invoice(invoice).payment_hash, preimage=None)
+    assert result == PaymentResult(decode_invoice(invoice).payment_hash, PaymentState.PENDING)
 
 
 def test_pay_ignores_a_preimage_that_does_not_match(
@@ -480,16 +487,17 @@ def test_pay_ignores_a_preimage_that_does_not_match(
     invoice = fake.customer_invoice()
     fake.customer_preimages[decode_invoice(invoice).payment_hash] = "00" * 32
 
-    assert backend.pay(invoice).preimage is None
+    result = backend.pay(invoice)
+
+    assert result.state == PaymentState.PAID
+    assert result.preimage is None
 
 
-def test_pay_without_admin_key_is_refused_before_any_request(fake: FakeLNbits) -> None:
+def test_pay_without_admin_key_fails_before_any_request(fake: FakeLNbits) -> None:
     client = httpx.Client(transport=httpx.MockTransport(fake.handler))
     backend = LNbitsBackend(URL, INVOICE_KEY, None, client=client)
 
-    with pytest.raises(LightningUnavailable, match="admin key"):
-        backend.pay(fake.customer_invoice())
-
+    assert backend.pay(fake.customer_invoice()).state == PaymentState.FAILED
     assert fake.requests == []
 
 
@@ -524,17 +532,16 @@ def test_pay_refuses_an_invoice_without_an_amount(backend: LNbitsBackend, fake: 
     assert fake.requests == []
 
 
-def test_definite_failure_raises_payment_failed_without_lnbits_text(
-    backend: LNbitsBackend, fake: FakeLNbits
+def test_a_failed_answer_is_a_definite_failure_without_lnbits_text(
+    backend: LNbitsBackend, fake: FakeLNbits, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.pay_outcome = "failed"
+    invoice = fake.customer_invoice()
 
-    with pytest.raises(PaymentFailed) as caught:
-        backend.pay(fake.customer_invoice())
+    result = backend.pay(invoice)
 
-    assert caught.value.status == 502
-    assert caught.value.code == "payment_failed"
-    _assert_no_secrets(caught.value)
+    assert result == PaymentResult(decode_invoice(invoice).payment_hash, PaymentState.FAILED)
+    assert "secret detail" not in caplog.text
 
 
 def test_failure_answer_for_an_already_paid_invoice_is_a_success(
@@ -552,19 +559,17 @@ def test_failure_answer_for_an_already_paid_invoice_is_a_success(
 
     # Then the wallet's own record wins: it was paid, with the same proof
     assert again == first
+    assert again.state == PaymentState.PAID
     assert again.preimage is not None
 
 
-@pytest.mark.parametrize("status", [400, 404, 422])
-def test_client_errors_on_pay_are_payment_failures(
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_on_pay_are_definite_failures(
     backend: LNbitsBackend, fake: FakeLNbits, status: int
 ) -> None:
     fake.override[("POST", "pay")] = httpx.Response(status, json={"detail": "secret detail"})
 
-    with pytest.raises(PaymentFailed) as caught:
-        backend.pay(fake.customer_invoice())
-
-    _assert_no_secrets(caught.value)
+    assert backend.pay(fake.customer_invoice()).state == PaymentState.FAILED
 
 
 def test_pending_answer_on_pay_is_an_in_flight_result(
@@ -577,27 +582,117 @@ def test_pending_answer_on_pay_is_an_in_flight_result(
 
     result = backend.pay(invoice)
 
-    assert result == PaymentResult(payment_hash=decode_invoice(invoice).payment_hash, preimage=None)
+    assert result == PaymentResult(decode_invoice(invoice).payment_hash, PaymentState.PENDING)
 
 
 @pytest.mark.parametrize(
-    "failure",
+    "refused", [httpx.ConnectError("connection refused"), httpx.ConnectTimeout("no SYN-ACK")]
+)
+def test_a_connection_never_made_is_a_definite_failure(
+    backend: LNbitsBackend, fake: FakeLNbits, refused: Exception
+) -> None:
+    # Nothing was sent, so nothing can have been paid: the payout may be credited back.
+    fake.override[("POST", "pay")] = refused
+
+    assert backend.pay(fake.customer_invoice()).state == PaymentState.FAILED
+
+
+@pytest.mark.parametrize(
+    "lost",
     [
+        httpx.ReadTimeout("timed out after sending"),
+        httpx.WriteTimeout("timed out while sending"),
+        httpx.RemoteProtocolError("server disconnected without a response"),
+        httpx.ReadError("connection reset"),
         httpx.Response(500, json={"detail": "secret detail"}),
-        httpx.ReadTimeout("timed out"),
-        httpx.ConnectError("refused"),
-        httpx.Response(403, json={"detail": "Invoice (or Admin) key required."}),
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(503, text="maintenance"),
     ],
 )
-def test_pay_outcome_unknown_or_key_rejected_is_unavailable(
+def test_an_answer_lost_after_sending_is_an_unknown_outcome(
+    backend: LNbitsBackend, fake: FakeLNbits, lost: httpx.Response | Exception
+) -> None:
+    # It may have been paid: the payout must stay pending, never be credited back.
+    fake.override[("POST", "pay")] = lost
+    invoice = fake.customer_invoice()
+
+    result = backend.pay(invoice)
+
+    assert result == PaymentResult(decode_invoice(invoice).payment_hash, PaymentState.PENDING)
+
+
+def test_a_paid_answer_without_a_status_is_confirmed_with_the_wallet(
+    backend: LNbitsBackend, fake: FakeLNbits
+) -> None:
+    # Older LNbits answers a payment with {payment_hash, checking_id} only.
+    invoice = fake.customer_invoice()
+    payment_hash = decode_invoice(invoice).payment_hash
+    fake._pay(invoice)  # the wallet paid it
+    fake.override[("POST", "pay")] = httpx.Response(
+        201, json={"payment_hash": payment_hash, "checking_id": payment_hash}
+    )
+
+    assert backend.pay(invoice).state == PaymentState.PAID
+
+
+# -- check_payment (outgoing) ----------------------------------------------------------------
+
+
+def test_check_payment_reads_an_outgoing_payment_in_lnbits_shape(
+    backend: LNbitsBackend, fake: FakeLNbits
+) -> None:
+    fake.pay_outcome = "pending"
+    fake.pay_fee_msat = 3_000
+    invoice = fake.customer_invoice()
+    payment_hash = decode_invoice(invoice).payment_hash
+    backend.pay(invoice)
+
+    # In flight
+    assert backend.check_payment(payment_hash).state == PaymentState.PENDING
+    # Settled, with the fee LNbits recorded
+    fake.settle(payment_hash)
+    fake.payments[payment_hash]["fee"] = -3_000
+    fake.payments[payment_hash]["preimage"] = fake.customer_preimages[payment_hash]
+    settled = backend.check_payment(payment_hash)
+    assert settled == PaymentResult(
+        payment_hash, PaymentState.PAID, fake.customer_preimages[payment_hash], 3
+    )
+    request = fake.requests[-1]
+    assert request.method == "GET"
+    assert request.url.path == f"/api/v1/payments/{payment_hash}"
+
+
+def test_check_payment_failed_and_unknown(backend: LNbitsBackend, fake: FakeLNbits) -> None:
+    fake.pay_outcome = "failed"
+    invoice = fake.customer_invoice()
+    backend.pay(invoice)
+    _, never_sent = new_preimage()
+
+    assert backend.check_payment(decode_invoice(invoice).payment_hash).state == (
+        PaymentState.FAILED
+    )
+    assert backend.check_payment(never_sent).state == PaymentState.UNKNOWN
+
+
+def test_check_payment_of_an_incoming_invoice_is_no_outgoing_payment(
+    backend: LNbitsBackend, fake: FakeLNbits
+) -> None:
+    created = backend.create_invoice(21, "ours", 600)
+    fake.settle(created.payment_hash)
+
+    assert backend.check_payment(created.payment_hash).state == PaymentState.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.Response(500, json={"detail": "x"}), httpx.ReadTimeout("timed out")]
+)
+def test_check_payment_outage_is_unavailable(
     backend: LNbitsBackend, fake: FakeLNbits, failure: httpx.Response | Exception
 ) -> None:
-    fake.override[("POST", "pay")] = failure
+    fake.override[("GET", "GET")] = failure
 
-    with pytest.raises(LightningUnavailable) as caught:
-        backend.pay(fake.customer_invoice())
-
-    _assert_no_secrets(caught.value)
+    with pytest.raises(LightningUnavailable):
+        backend.check_payment("ab" * 32)
 
 
 # -- keys stay secret ----------------------------------------------------------------------

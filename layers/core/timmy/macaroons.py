@@ -280,8 +280,12 @@ def mint_session_macaroon(session_id: str, *, server_secret: bytes, expires_at: 
     return to_base64(macaroon)
 
 
-def verify_session_macaroon(token: str, *, session_id: str, server_secret: bytes, now: int) -> None:
+def verify_session_macaroon(
+    token: str, *, session_id: str, server_secret: bytes, now: int, check_expiry: bool = True
+) -> None:
     """Accept only a genuine, unexpired macaroon minted for ``session_id``.
+
+    ``check_expiry=False`` accepts a genuine one past its expiry (withdrawing a balance).
 
     Raises ``InvalidMacaroon`` (401: undecodable, forged or tampered, third-party or unknown
     caveat, contradictory session ids), ``MacaroonWrongSession`` (403: a genuine macaroon of
@@ -298,7 +302,7 @@ def verify_session_macaroon(token: str, *, session_id: str, server_secret: bytes
     expires_at = _check_caveats(macaroon.caveats, bound_session)
     if bound_session != session_id:
         raise MacaroonWrongSession("This macaroon belongs to another session.")
-    if now >= expires_at:
+    if check_expiry and now >= expires_at:
         raise MacaroonExpired("The session macaroon has expired.")
 
 

@@ -52,13 +52,20 @@ class ConfirmResult:
 
 
 def request_invoice(
-    amount_sats: int, memo: str, *, webhook_url: str | None = None
+    amount_sats: int,
+    memo: str,
+    *,
+    webhook_url: str | None = None,
+    expiry_seconds: int | None = None,
 ) -> CreatedInvoice:
-    """Ask the Lightning backend for an invoice (network; call outside transactions)."""
-    settings = core()
-    return backend().create_invoice(
-        amount_sats, memo, settings.invoice_expiry_seconds, webhook_url or default_webhook_url()
-    )
+    """Ask the Lightning backend for an invoice (network; call outside transactions).
+
+    It expires after INVOICE_EXPIRY_SECONDS, or sooner when ``expiry_seconds`` says so.
+    """
+    expiry = core().invoice_expiry_seconds
+    if expiry_seconds is not None:
+        expiry = max(1, min(expiry, expiry_seconds))
+    return backend().create_invoice(amount_sats, memo, expiry, webhook_url or default_webhook_url())
 
 
 def default_webhook_url() -> str | None:

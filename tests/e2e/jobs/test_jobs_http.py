@@ -266,8 +266,8 @@ def test_refund_input_is_checked_before_anything_is_paid(jobs: JobsClient) -> No
 
     cases = [
         ({"invoice": "lnbc1garbage"}, 400, "invalid_invoice"),
-        ({"invoice": amountless_invoice()}, 400, "invoice_amount_required"),
-        ({"invoice": customer_invoice(9)}, 400, "refund_amount_mismatch"),
+        ({"invoice": amountless_invoice()}, 400, "amount_required"),
+        ({"invoice": customer_invoice(9)}, 400, "amount_mismatch"),
         ({"invoice": customer_invoice(10, expiry=1)}, 400, "invoice_expired"),
         ({"invoice": waiting["eval_invoice"]["payment_request"]}, 400, "own_invoice"),
         ({}, 400, "invalid_request"),

@@ -146,6 +146,22 @@ def give_back(tx: Db, session_id: str, *, amount_sats: int, absorbed_sats: int =
     return int(row["balance_sats"])
 
 
+def debit_for_payout(tx: Db, session_id: str, *, amount_sats: int) -> int | None:
+    """Take ``amount_sats`` from a paid session's balance for a payout, alive or expired.
+
+    Returns the balance left, or None when the balance does not cover it (nothing taken).
+    Concurrent debits serialize on the row; the CHECK (balance_sats >= 0) backs it up.
+    """
+    row = tx.one(
+        "UPDATE sessions SET balance_sats = balance_sats - :amount, updated_at = now()"
+        " WHERE id = :id AND paid_at IS NOT NULL AND balance_sats >= :amount"
+        " RETURNING balance_sats",
+        id=session_id,
+        amount=amount_sats,
+    )
+    return None if row is None else int(row["balance_sats"])
+
+
 def balance(tx: Db, session_id: str) -> int:
     return int(tx.scalar("SELECT balance_sats FROM sessions WHERE id = :id", id=session_id))
 

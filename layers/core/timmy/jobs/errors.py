@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from timmy.errors import BadRequest, Conflict, NotFound, TimmyError, UpstreamUnavailable
+from timmy.errors import Conflict, NotFound, TimmyError, UpstreamUnavailable
 
 
 class JobNotFound(NotFound):
     """No job has this id (a malformed id included: it cannot name one either)."""
 
     code = "job_not_found"
-
-
-class InvoiceAmountRequired(BadRequest):
-    code = "invoice_amount_required"
-
-
-class InvoiceExpired(BadRequest):
-    code = "invoice_expired"
-
-
-class OwnInvoice(BadRequest):
-    """The refund invoice is one Timmy issued: paying it would pay ourselves."""
-
-    code = "own_invoice"
-
-
-class RefundAmountMismatch(BadRequest):
-    code = "refund_amount_mismatch"
 
 
 class NothingRefundable(Conflict):

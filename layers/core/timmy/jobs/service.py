@@ -1,5 +1,5 @@
 """What the job endpoints do: create a job, show it (advancing it when a payment arrived),
-and pay its refund once."""
+and pay its refund once (through the payout path, :mod:`timmy.jobs.refunds`)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,17 @@ import uuid
 from timmy import identity, orchestrator, payments
 from timmy.data import invoices
 from timmy.data import jobs as data
-from timmy.db.connection import Db, Row, transaction
+from timmy.data import payouts as payouts_data
+from timmy.data.payouts import PayoutState
+from timmy.db.connection import Row, transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
-from timmy.jobs import INVOICE_PURPOSE
-from timmy.jobs.errors import (
-    AlreadyRefunded,
-    InvoiceAmountRequired,
-    InvoiceExpired,
-    JobConfigurationError,
-    JobNotFound,
-    NothingRefundable,
-    OwnInvoice,
-    RefundAmountMismatch,
-    RefundInProgress,
-    WorkflowUnavailable,
-)
+from timmy.jobs import INVOICE_PURPOSE, refunds
+from timmy.jobs.errors import JobConfigurationError, JobNotFound, WorkflowUnavailable
 from timmy.jobs.settings import job_settings
 from timmy.jobs.views import InvoiceOut, JobCreated, JobRefunded, JobView, job_view, refund_of
-from timmy.lightning import backend
-from timmy.lightning.bolt11 import decode_invoice
-from timmy.lightning.types import InvalidInvoice, PaymentFailed
+from timmy.lightning.types import PaymentFailed
 from timmy.observability import log_ref
+from timmy.payouts import service as payouts
 from timmy.quote import pricing_settings, validate_request_text
 from timmy.settings import core
 
@@ -140,82 +130,47 @@ def get_job(raw_job_id: str) -> JobView:
         assert job is not None  # jobs are never deleted once their workflow runs
         pending = _pending_payment_hash(job)
         invoice = invoices.get(tx, pending) if pending is not None else None
-    return job_view(job, identity.tier_of(job["nostr_pubkey"]), invoice)
+        refund = payouts_data.latest_live(tx, refunds.KIND, job_id)
+    return job_view(job, identity.tier_of(job["nostr_pubkey"]), invoice, refund)
 
 
 # --------------------------------------------------------------------------------- refund
 
 
 def refund_job(raw_job_id: str, bolt11: str) -> JobRefunded:
-    """Pay the job's refundable amount to ``bolt11``, once.
+    """Pay the job's refundable amount to ``bolt11``, once, through the payout path.
 
-    The refund is marked pending in the same transaction that checks it (the job row locked),
-    BEFORE any money moves: of concurrent calls, one pays and the others get 409. A payment
-    that definitely failed releases the mark so the caller can try again; one whose outcome is
-    unknown keeps it (pending) and may be retried with the same invoice only, after
-    JOB_REFUND_RETRY_AFTER_SECONDS (Lightning never pays one payment hash twice).
+    A refund payout still pending from an earlier claim is first resolved by asking the
+    backend: if it definitely failed (or was never sent) the refund is claimable again with
+    this new invoice; if it was paid, 409 ``already_refunded``; if it is still in flight, 409
+    ``refund_in_progress``. A payment that definitely fails now answers 502
+    ``payment_failed`` and leaves the refund claimable; an unknown outcome answers with the
+    refund pending (the scheduled reconciler settles it).
     """
     job_id = parse_job_id(raw_job_id)
-    invoice = decode_invoice(bolt11)
-    if invoice.amount_sats is None:
-        raise InvoiceAmountRequired(
-            "The refund invoice must ask for the refundable amount, in whole sats."
+    with transaction() as tx:
+        job = data.get(tx, job_id)
+        earlier = payouts_data.latest_live(tx, refunds.KIND, job_id)
+    if job is None:
+        raise JobNotFound("No job with that id.")
+    if earlier is not None and earlier.state == PayoutState.PENDING:
+        try:
+            payouts.resolve(earlier)
+        except (UpstreamUnavailable, UpstreamBadGateway):
+            logger.warning("refund status unavailable", extra={"job_ref": log_ref(job_id)})
+
+    outcome = payouts.pay_out(refunds.JOB_REFUND, job_id, bolt11)
+    payout = outcome.payout
+    if payout.state == PayoutState.FAILED:
+        raise PaymentFailed(
+            "The refund payment failed and nothing was paid; claim it again with a new invoice."
         )
-    if invoice.is_expired():
-        raise InvoiceExpired("The refund invoice has expired.")
-
-    with transaction() as tx:
-        job = data.get(tx, job_id, for_update=True)
-        if job is None:
-            raise JobNotFound("No job with that id.")
-        if invoices.get(tx, invoice.payment_hash) is not None:
-            raise OwnInvoice("That invoice was issued by Timmy; send an invoice of your own.")
-        claimed = _claim_refund(tx, job, invoice.payment_hash, invoice.bolt11, invoice.amount_sats)
-
-    try:
-        backend().pay(invoice.bolt11)
-    except (PaymentFailed, InvalidInvoice):
-        # Definitely not paid: give the refund back so the caller can try again.
-        with transaction() as tx:
-            data.release_refund(tx, job_id, invoice.payment_hash)
-        raise
-    with transaction() as tx:
-        sent = data.mark_refund_sent(tx, job_id, invoice.payment_hash) or claimed
-    refund = refund_of(sent)
+    refund = refund_of(payout, int(job["refundable_sats"]))
     assert refund is not None
-    logger.info(
-        "job refund sent", extra={"job_ref": log_ref(job_id), "amount_sats": refund.amount_sats}
-    )
+    logger.info("job refund %s", refund.state, extra={"job_ref": log_ref(job_id)})
     return JobRefunded(
         job_id=job_id,
         refunded=refund.state == "sent",
         refund=refund,
         trust_tier=identity.tier_of(job["nostr_pubkey"]),
     )
-
-
-def _claim_refund(tx: Db, job: Row, payment_hash: str, bolt11: str, amount: int) -> Row:
-    job_id = str(job["id"])
-    refundable = int(job["refundable_sats"])
-    if job["refund_state"] == "sent":
-        raise AlreadyRefunded("This job's refund has already been paid.")
-    if job["refund_state"] == "pending":
-        if job["refund_payment_hash"] == payment_hash:
-            retry = data.reclaim_pending_refund(
-                tx,
-                job_id,
-                payment_hash=payment_hash,
-                stale_after_seconds=job_settings().job_refund_retry_after_seconds,
-            )
-            if retry is not None:
-                return retry
-        raise RefundInProgress("This job's refund is being paid; check the job for its outcome.")
-    if job["state"] not in ("complete", "failed") or refundable <= 0:
-        raise NothingRefundable("Nothing is refundable for this job.")
-    if amount != refundable:
-        raise RefundAmountMismatch(
-            f"The invoice asks for {amount} sats; the refundable amount is {refundable} sats."
-        )
-    claimed = data.claim_refund(tx, job_id, bolt11=bolt11, payment_hash=payment_hash)
-    assert claimed is not None  # the row is locked and was checked just above
-    return claimed

@@ -13,8 +13,6 @@ class JobSettings(EnvSettings):
     # How long the workflow waits for each invoice. Unset: the invoice expiry
     # (INVOICE_EXPIRY_SECONDS). Tests and demos set a few seconds.
     job_payment_wait_seconds: int | None = Field(default=None, ge=1, le=86_400)
-    # A refund whose payment outcome was unknown may be retried (same invoice only) after this.
-    job_refund_retry_after_seconds: int = Field(default=60, ge=1, le=86_400)
 
 
 def job_settings() -> JobSettings:

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from timmy.data import invoices
+from timmy.data.payouts import Payout, PayoutState
 from timmy.db.connection import Row
 
 JobState = Literal[
@@ -76,7 +77,9 @@ class JobError(BaseModel):
 
 class RefundOut(BaseModel):
     state: Literal["pending", "sent"] = Field(
-        description="pending: being paid, or its outcome is not known yet; sent: paid out."
+        description="pending: being paid, or its outcome is not known yet (a scheduled"
+        " reconciler asks the node and settles it); sent: paid out. A refund whose payment"
+        " failed is not shown: it can be claimed again with a new invoice."
     )
     amount_sats: int
     payment_hash: str
@@ -148,18 +151,22 @@ def costs_of(job: Row) -> JobCosts:
     )
 
 
-def refund_of(job: Row) -> RefundOut | None:
-    if job["refund_state"] is None:
+def refund_of(payout: Payout | None, refundable_sats: int) -> RefundOut | None:
+    """The refund as its live payout (pending or paid) says; None while none is live."""
+    if payout is None or payout.state == PayoutState.FAILED:
         return None
     return RefundOut(
-        state=job["refund_state"],
-        amount_sats=int(job["refundable_sats"]),
-        payment_hash=job["refund_payment_hash"],
+        state="sent" if payout.state == PayoutState.PAID else "pending",
+        amount_sats=refundable_sats,
+        payment_hash=payout.payment_hash,
     )
 
 
-def job_view(job: Row, trust_tier: str, pending_invoice: Row | None = None) -> JobView:
-    """The caller's view of ``job``; ``pending_invoice`` is the invoice it waits on, if any."""
+def job_view(
+    job: Row, trust_tier: str, pending_invoice: Row | None = None, refund: Payout | None = None
+) -> JobView:
+    """The caller's view of ``job``; ``pending_invoice`` is the invoice it waits on, if any,
+    ``refund`` its live refund payout."""
     state = job["state"]
     shown = InvoiceOut.of(pending_invoice) if pending_invoice is not None else None
     ended = state in ("rejected", "complete", "failed", "expired")
@@ -179,8 +186,8 @@ def job_view(job: Row, trust_tier: str, pending_invoice: Row | None = None) -> J
         free_tier=job["free_tier_serve"] in ("free", "partial"),
         absorbed_sats=int(job["absorbed_sats"]),
         refundable_sats=int(job["refundable_sats"]) if ended else None,
-        refunded=(job["refund_state"] == "sent") if ended else None,
-        refund=refund_of(job),
+        refunded=(refund is not None and refund.state == PayoutState.PAID) if ended else None,
+        refund=refund_of(refund, int(job["refundable_sats"])),
         created_at=job["created_at"],
         updated_at=job["updated_at"],
     )

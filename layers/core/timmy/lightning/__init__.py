@@ -20,7 +20,10 @@ def backend() -> LightningBackend:
 
         admin_key = settings.lnbits_admin_key.get_secret_value() or None
         return LNbitsBackend(
-            settings.lnbits_url, settings.lnbits_api_key.get_secret_value(), admin_key
+            settings.lnbits_url,
+            settings.lnbits_api_key.get_secret_value(),
+            admin_key,
+            network=settings.lightning_network,
         )
     from timmy.lightning.stub import StubBackend
 

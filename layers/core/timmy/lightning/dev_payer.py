@@ -11,6 +11,7 @@ from timmy.data import invoices
 from timmy.db.connection import transaction
 from timmy.errors import BadRequest, NotFound
 from timmy.lightning import backend
+from timmy.lightning.types import PaymentFailed, PaymentState
 from timmy.payments import ConfirmResult, confirm_payment
 from timmy.settings import EnvSettings, bool_from_env, load
 
@@ -69,5 +70,6 @@ def pay_own_invoice(payment_hash: str) -> ConfirmResult:
         assert isinstance(ln, LNbitsBackend)
         payer_key = settings.lnbits_dev_payer_key.get_secret_value()
         payer = LNbitsBackend(ln.url, payer_key, payer_key)
-        payer.pay(str(invoice["payment_request"]))
+        if payer.pay(str(invoice["payment_request"])).state == PaymentState.FAILED:
+            raise PaymentFailed("The dev payer wallet could not pay the invoice.")
     return confirm_payment(payment_hash)

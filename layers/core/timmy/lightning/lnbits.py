@@ -11,6 +11,15 @@ exceptions.py):
   only ``paid: true`` proves payment.
 * Paying failures come back as 520 ``{"detail", "status"}`` where status ``failed`` means no
   funds moved and ``pending``/``success`` mean the payment is (or was) under way.
+* The same ``GET /api/v1/payments/{hash}`` answers for outgoing payments: ``status``
+  ``success``/``pending``/``failed`` and, with a key of the wallet, ``details`` whose
+  ``amount`` is negative and whose ``fee`` is the (negative) routing plus service fee in msat.
+  LNbits records an outgoing payment before it sends it, so a hash it does not know (404) was
+  never sent.
+* A payment's outcome is unknown once the request may have reached LNbits: a timeout, a
+  dropped connection or a 5xx after sending. It is definitely not paid when the connection
+  was never made (``httpx.ConnectError``/``ConnectTimeout``: nothing was sent) or LNbits
+  refused it (4xx, or 520 ``failed`` with no record of the wallet having paid it).
 
 LNbits' bodies are never passed to callers: every error message here is our own.
 """
@@ -31,8 +40,8 @@ from timmy.lightning.types import (
     InvoiceStatus,
     LightningBadResponse,
     LightningUnavailable,
-    PaymentFailed,
     PaymentResult,
+    PaymentState,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +59,8 @@ class _Lookup:
     paid: bool
     preimage: str | None  # verified against the hash, and only when paid
     outgoing: bool | None  # from ``details.amount`` (negative = sent); None when not shown
+    failed: bool  # ``status: "failed"``: LNbits gave the payment up, no funds moved
+    fee_sats: int | None  # from ``details.fee`` (msat, rounded up); None when not shown
 
 
 class LNbitsBackend:
@@ -65,6 +76,7 @@ class LNbitsBackend:
         *,
         client: httpx.Client | None = None,
         timeout: float = 10.0,
+        network: str = "bc",
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise ValueError("LNbits url must start with https:// or http://")
@@ -74,6 +86,7 @@ class LNbitsBackend:
             raise ValueError("LNbits admin key must be a non-empty string or None")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        self.network = network
         self._base = url.rstrip("/")
         self._invoice_key = invoice_key
         self._admin_key = admin_key
@@ -145,42 +158,72 @@ class LNbitsBackend:
         return InvoiceStatus(paid=lookup.paid, preimage=lookup.preimage)
 
     def pay(self, bolt11: str) -> PaymentResult:
-        """Pay ``bolt11`` from the wallet with the admin key.
+        """Pay ``bolt11`` from the wallet with the admin key; never raises for an outcome.
 
-        Returns a verified preimage when the payment settled, ``preimage=None`` while it is in
-        flight. Raises :class:`InvalidInvoice` (checked locally before any money moves),
-        :class:`PaymentFailed` when it definitely did not pay, :class:`LightningUnavailable`
-        when the outcome is unknown or the admin key is missing or rejected (retrying the same
-        invoice is safe: LNbits refuses to pay a payment hash twice). The invoice and admin
-        keys must belong to the same wallet: outcomes are confirmed with the invoice key.
+        PAID (with a verified preimage when LNbits shows one, and the fee when it says),
+        PENDING when the payment is in flight or its outcome is unknown, FAILED when no money
+        can have moved: the admin key is missing, LNbits was never reached, or it refused the
+        payment and has no record of having paid it. Raises :class:`InvalidInvoice` (checked
+        locally, before anything is sent). The invoice and admin keys must belong to the same
+        wallet: outcomes are confirmed with the invoice key.
         """
-        if self._admin_key is None:
-            # Our configuration, not the invoice, is at fault: retryable once it is fixed.
-            raise LightningUnavailable("paying needs the LNbits admin key, which is not set")
         decoded = decode_invoice(bolt11)
         if decoded.amount_msat is None:
             raise InvalidInvoice("invoice has no amount")
         if decoded.is_expired():
             raise InvalidInvoice("invoice has expired")
         payment_hash = decoded.payment_hash
+        failed = PaymentResult(payment_hash=payment_hash, state=PaymentState.FAILED)
+        if self._admin_key is None:
+            log.error("paying needs the LNbits admin key, which is not set")
+            return failed
 
         # The bare lower-case form: LNbits compares it verbatim against its own invoices.
         body = {"out": True, "bolt11": decoded.bolt11}
-        response = self._request("POST", PAYMENTS_PATH, self._admin_key, json_body=body)
+        try:
+            response = self._send("POST", PAYMENTS_PATH, self._admin_key, json_body=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            log.warning("LNbits could not be reached to pay: nothing was sent")
+            return failed
+        except httpx.HTTPError as exc:
+            # Sent (or partly sent) and no answer: LNbits may be paying it right now.
+            log.warning("LNbits pay call lost its answer: %s", type(exc).__name__)
+            return PaymentResult(payment_hash=payment_hash, state=PaymentState.PENDING)
         status = response.status_code
         if status in (200, 201):
-            return _payment_result(_json_object(response), payment_hash)
+            return self._payment_result(_json_object(response), payment_hash)
         if status == LNBITS_ERROR_STATUS:
             outcome = _json_object(response).get("status")
             if outcome == "failed":
-                return self._confirm_failure(payment_hash, "the Lightning payment failed")
+                return self._confirm_failure(payment_hash)
             # "pending": in flight or an earlier attempt still running; "success": paid before.
             return self._settled_or_pending(payment_hash)
         if status >= 500:
-            raise LightningUnavailable(f"LNbits failed while paying (HTTP {status})")
-        if status in (401, 403):
-            raise LightningUnavailable("LNbits rejected the admin key")
-        return self._confirm_failure(payment_hash, f"LNbits refused the payment (HTTP {status})")
+            return PaymentResult(payment_hash=payment_hash, state=PaymentState.PENDING)
+        # 4xx (the key rejected included): LNbits refused before paying anything.
+        return self._confirm_failure(payment_hash)
+
+    def check_payment(self, payment_hash: str) -> PaymentResult:
+        """What LNbits knows of an outgoing payment of ``payment_hash``.
+
+        UNKNOWN when LNbits has no outgoing payment of that hash (it was never sent). Raises
+        :class:`InvalidInvoice` for a malformed hash, :class:`LightningUnavailable` when LNbits
+        cannot answer.
+        """
+        payment_hash = _normalise_hash(payment_hash)
+        lookup = self._lookup(payment_hash)
+        if lookup is None or lookup.outgoing is False:
+            return PaymentResult(payment_hash=payment_hash, state=PaymentState.UNKNOWN)
+        if lookup.paid:
+            return PaymentResult(
+                payment_hash=payment_hash,
+                state=PaymentState.PAID,
+                preimage=lookup.preimage,
+                fee_sats=lookup.fee_sats,
+            )
+        if lookup.failed:
+            return PaymentResult(payment_hash=payment_hash, state=PaymentState.FAILED)
+        return PaymentResult(payment_hash=payment_hash, state=PaymentState.PENDING)
 
     def reachable(self, timeout_seconds: float) -> bool:
         """Whether LNbits answers ``GET /api/v1/wallet`` with our invoice key (health check)."""
@@ -194,22 +237,56 @@ class LNbitsBackend:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _confirm_failure(self, payment_hash: str, message: str) -> PaymentResult:
+    def _payment_result(self, body: dict[str, Any], payment_hash: str) -> PaymentResult:
+        """A 201 from a pay call: settled (with its proof and fee), or in flight."""
+        returned_hash = body.get("payment_hash")
+        if isinstance(returned_hash, str) and returned_hash.lower() != payment_hash:
+            # Not what we asked to pay: believe only the wallet's record of our hash.
+            log.error("LNbits reported paying a different payment hash")
+            return self._settled_or_pending(payment_hash)
+        if body.get("status") != "success":
+            # In flight, or an LNbits that answers only {payment_hash, checking_id}.
+            return self._settled_or_pending(payment_hash)
+        return PaymentResult(
+            payment_hash=payment_hash,
+            state=PaymentState.PAID,
+            preimage=_proven_preimage(body.get("preimage"), payment_hash),
+            fee_sats=_fee_sats(body.get("fee")),
+        )
+
+    def _confirm_failure(self, payment_hash: str) -> PaymentResult:
         """Report a failure only if the wallet has not in fact paid this hash already.
 
         LNbits answers "Internal invoice already paid." (status failed) to a retry of an
-        internal payment that succeeded, so a failure is confirmed before it is believed.
+        internal payment that succeeded, so a failure is confirmed before it is believed; if
+        the confirmation cannot be had, the outcome is unknown.
         """
-        lookup = self._lookup(payment_hash)
+        try:
+            lookup = self._lookup(payment_hash)
+        except (LightningUnavailable, LightningBadResponse):
+            return PaymentResult(payment_hash=payment_hash, state=PaymentState.PENDING)
         if lookup is not None and lookup.paid and lookup.outgoing is not False:
-            return PaymentResult(payment_hash=payment_hash, preimage=lookup.preimage)
-        raise PaymentFailed(message)
+            return PaymentResult(
+                payment_hash=payment_hash,
+                state=PaymentState.PAID,
+                preimage=lookup.preimage,
+                fee_sats=lookup.fee_sats,
+            )
+        return PaymentResult(payment_hash=payment_hash, state=PaymentState.FAILED)
 
     def _settled_or_pending(self, payment_hash: str) -> PaymentResult:
-        lookup = self._lookup(payment_hash)
+        try:
+            lookup = self._lookup(payment_hash)
+        except (LightningUnavailable, LightningBadResponse):
+            lookup = None
         if lookup is not None and lookup.paid and lookup.outgoing is not False:
-            return PaymentResult(payment_hash=payment_hash, preimage=lookup.preimage)
-        return PaymentResult(payment_hash=payment_hash, preimage=None)
+            return PaymentResult(
+                payment_hash=payment_hash,
+                state=PaymentState.PAID,
+                preimage=lookup.preimage,
+                fee_sats=lookup.fee_sats,
+            )
+        return PaymentResult(payment_hash=payment_hash, state=PaymentState.PENDING)
 
     def _lookup(self, payment_hash: str) -> _Lookup | None:
         """The wallet's view of one payment hash; None when LNbits does not know it."""
@@ -228,12 +305,17 @@ class LNbitsBackend:
         paid = body.get("paid") is True
         details = body.get("details")
         outgoing: bool | None = None
-        if isinstance(details, dict) and isinstance(details.get("amount"), int):
-            outgoing = details["amount"] < 0
+        fee_sats: int | None = None
+        if isinstance(details, dict):
+            if isinstance(details.get("amount"), int):
+                outgoing = details["amount"] < 0
+            fee_sats = _fee_sats(details.get("fee"))
         return _Lookup(
             paid=paid,
             preimage=_proven_preimage(body.get("preimage"), payment_hash) if paid else None,
             outgoing=outgoing,
+            failed=not paid and body.get("status") == "failed",
+            fee_sats=fee_sats,
         )
 
     def _request(
@@ -246,19 +328,31 @@ class LNbitsBackend:
         timeout: float | None = None,
     ) -> httpx.Response:
         try:
-            response = self._client.request(
-                method,
-                f"{self._base}{path}",
-                headers={"X-Api-Key": key, "Accept": "application/json"},
-                json=json_body,
-                timeout=self._timeout if timeout is None else timeout,
-            )
+            return self._send(method, path, key, json_body=json_body, timeout=timeout)
         except httpx.TimeoutException:
             log.warning("LNbits %s %s timed out", method, path)
             raise LightningUnavailable("LNbits did not answer in time") from None
         except httpx.HTTPError as exc:
             log.warning("LNbits %s %s failed: %s", method, path, type(exc).__name__)
             raise LightningUnavailable("LNbits could not be reached") from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One request; httpx's own errors propagate (the caller knows what they mean)."""
+        response = self._client.request(
+            method,
+            f"{self._base}{path}",
+            headers={"X-Api-Key": key, "Accept": "application/json"},
+            json=json_body,
+            timeout=self._timeout if timeout is None else timeout,
+        )
         if response.status_code >= 400:
             log.warning("LNbits %s %s answered HTTP %s", method, path, response.status_code)
         return response
@@ -317,16 +411,11 @@ def _created_invoice(body: dict[str, Any], amount_sats: int) -> CreatedInvoice:
     )
 
 
-def _payment_result(body: dict[str, Any], payment_hash: str) -> PaymentResult:
-    """A 201 from a pay call: settled (with a proven preimage) or still pending."""
-    returned_hash = body.get("payment_hash")
-    if isinstance(returned_hash, str) and returned_hash.lower() != payment_hash:
-        raise LightningBadResponse("LNbits reported paying a different payment hash")
-    settled = body.get("status") == "success"
-    return PaymentResult(
-        payment_hash=payment_hash,
-        preimage=_proven_preimage(body.get("preimage"), payment_hash) if settled else None,
-    )
+def _fee_sats(fee_msat: object) -> int | None:
+    """LNbits' fee (msat, negative on outgoing payments) as whole sats, rounded up."""
+    if isinstance(fee_msat, bool) or not isinstance(fee_msat, int):
+        return None
+    return -(-abs(fee_msat) // 1000)
 
 
 def _proven_preimage(preimage: object, payment_hash: str) -> str | None:

@@ -3,6 +3,11 @@
 Invoices are real: the payment hash is sha256 of a random preimage and the BOLT11 string is
 signed with a local key, so any standard decoder accepts it. Nothing is paid until
 :meth:`StubBackend.mark_paid` is called (the development pay endpoint does that).
+
+Outgoing payments behave as a real node's do: an invoice of another network, an expired one
+or one without an amount is refused, and a payment hash is paid at most once (a unique index
+on the stub's payment ledger), so a second attempt fails instead of paying again. Routing is
+free here: every payment's fee is 0.
 """
 
 from __future__ import annotations
@@ -11,7 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from timmy.db.connection import db
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice, new_preimage
-from timmy.lightning.types import CreatedInvoice, InvoiceStatus, PaymentResult
+from timmy.lightning.types import (
+    CreatedInvoice,
+    InvoiceStatus,
+    PaymentResult,
+    PaymentState,
+)
 
 
 class StubBackend:
@@ -19,7 +29,7 @@ class StubBackend:
 
     def __init__(self, *, signing_key: bytes, network: str = "bcrt") -> None:
         self._signing_key = signing_key
-        self._network = network
+        self.network = network
 
     def create_invoice(
         self, amount_sats: int, memo: str, expiry: int, webhook_url: str | None = None
@@ -32,7 +42,7 @@ class StubBackend:
             description=memo,
             expiry=expiry,
             signing_key=self._signing_key,
-            network=self._network,
+            network=self.network,
             timestamp=int(now.timestamp()),
         )
         db().execute(
@@ -60,15 +70,29 @@ class StubBackend:
         return InvoiceStatus(paid=True, preimage=row["preimage"])
 
     def pay(self, bolt11: str) -> PaymentResult:
-        decoded = decode_invoice(bolt11)
-        db().execute(
+        decoded = decode_invoice(bolt11)  # InvalidInvoice: refused before anything is sent
+        refused = PaymentResult(payment_hash=decoded.payment_hash, state=PaymentState.FAILED)
+        if decoded.network != self.network or decoded.amount_msat is None or decoded.is_expired():
+            return refused
+        inserted = db().execute(
             "INSERT INTO stub_lightning_payments (payment_hash, amount_sats, bolt11)"
-            " VALUES (:h, :a, :b)",
+            " VALUES (:h, :a, :b) ON CONFLICT (payment_hash) DO NOTHING",
             h=decoded.payment_hash,
             a=decoded.amount_sats,
-            b=bolt11,
+            b=decoded.bolt11,
         )
-        return PaymentResult(payment_hash=decoded.payment_hash, preimage=None)
+        if not inserted:  # paid before: a node never pays one payment hash twice
+            return refused
+        return PaymentResult(payment_hash=decoded.payment_hash, state=PaymentState.PAID, fee_sats=0)
+
+    def check_payment(self, payment_hash: str) -> PaymentResult:
+        row = db().one(
+            "SELECT 1 AS found FROM stub_lightning_payments WHERE payment_hash = :h",
+            h=payment_hash,
+        )
+        if row is None:
+            return PaymentResult(payment_hash=payment_hash, state=PaymentState.UNKNOWN)
+        return PaymentResult(payment_hash=payment_hash, state=PaymentState.PAID, fee_sats=0)
 
     def reachable(self, timeout_seconds: float) -> bool:
         """The stub node's ledger is the database: reachable when the database is."""

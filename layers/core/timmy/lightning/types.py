@@ -6,6 +6,7 @@ own JSON, so nothing an upstream says reaches a caller unchecked.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -34,22 +35,38 @@ class InvoiceStatus:
     preimage: str | None
 
 
+class PaymentState(enum.StrEnum):
+    """What is known about an outgoing payment."""
+
+    PAID = "paid"  # settled: the payee has the money
+    PENDING = "pending"  # may have been sent and may still settle: ask again later
+    FAILED = "failed"  # definitely not paid, and it never will be: no money moved
+    UNKNOWN = "unknown"  # (status checks only) the node has no record of the payment
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentResult:
-    """The outcome of paying an invoice that did not definitely fail.
+    """The outcome of paying an invoice, or of checking an outgoing payment.
 
-    ``preimage`` set (and verified against the hash): the payment settled.
-    ``preimage`` None: the payment is in flight; confirm later with ``check(payment_hash)``.
+    ``pay`` answers PAID, PENDING or FAILED, never raising for an outcome: FAILED only when no
+    money can have moved (the node refused it, or was never reached), PENDING whenever the
+    payment may have been sent (a timeout after sending, a 5xx, a dropped connection).
+    ``check_payment`` may also answer UNKNOWN: the node never heard of the payment.
+    ``preimage`` is set only when PAID and it hashes to the payment hash. ``fee_sats`` is the
+    routing fee the node charged, rounded up to whole sats, when PAID and the node says.
     """
 
     payment_hash: str
-    preimage: str | None
+    state: PaymentState
+    preimage: str | None = None
+    fee_sats: int | None = None
 
 
 class LightningBackend(Protocol):
     """What the API and the workflows need from a Lightning node."""
 
     mode: str
+    network: str  # the BOLT11 network it pays on: "bc", "tb", "tbs" or "bcrt"
 
     def create_invoice(
         self, amount_sats: int, memo: str, expiry: int, webhook_url: str | None = None
@@ -62,6 +79,8 @@ class LightningBackend(Protocol):
     def reachable(self, timeout_seconds: float) -> bool:
         """Whether the node answers with our key now (the health check); never raises."""
         ...
+
+    def check_payment(self, payment_hash: str) -> PaymentResult: ...
 
 
 class LightningUnavailable(UpstreamUnavailable):

@@ -57,12 +57,23 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def authorize(authorization: str | None, session_id: str, *, now: int | None = None) -> None:
-    """Accept only a genuine, unexpired macaroon of ``session_id`` (401 / 403 otherwise)."""
+def authorize(
+    authorization: str | None,
+    session_id: str,
+    *,
+    now: int | None = None,
+    allow_expired: bool = False,
+) -> None:
+    """Accept only a genuine, unexpired macaroon of ``session_id`` (401 / 403 otherwise).
+
+    ``allow_expired``: the macaroon's expiry bounds spending the balance, not getting it
+    back, so withdrawals accept a genuine macaroon past its expiry.
+    """
     token = bearer_token(authorization)
     macaroons.verify_session_macaroon(
         token,
         session_id=session_id,
         server_secret=macaroon_secret(),
         now=int(time.time()) if now is None else now,
+        check_expiry=not allow_expired,
     )

@@ -13,6 +13,7 @@ from timmy.data import sessions as data
 from timmy.db.connection import Db, Row, transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.observability import log_ref
+from timmy.payouts.service import max_payout
 from timmy.sessions import auth
 from timmy.sessions.errors import (
     AmountOutOfRange,
@@ -147,6 +148,7 @@ def view(row: Row, settings: SessionSettings) -> SessionView:
         topup = pending_topup(tx, row)
     state = state_of(row, deposit, settings)
     macaroon = None
+    balance = int(row["balance_sats"])
     if state in ("active", "paused"):
         macaroon = auth.mint(str(row["id"]), int(row["lifetime_ends_at"].timestamp()))
     unpaid_deposit = deposit if state == "awaiting_payment" else None
@@ -154,7 +156,8 @@ def view(row: Row, settings: SessionSettings) -> SessionView:
     return SessionView(
         session_id=str(row["id"]),
         state=state,
-        balance_sats=int(row["balance_sats"]),
+        balance_sats=balance,
+        withdrawable_sats=max_payout(balance),
         absorbed_sats=int(row["absorbed_sats"]),
         deposit_sats=int(row["deposit_sats"]),
         min_request_sats=settings.session_min_request_sats,
@@ -202,7 +205,12 @@ def create_topup(raw_session_id: str, amount_sats: int) -> SessionTopup:
         row = load(session_id, settings)
     with transaction() as tx:
         _refuse_topup(tx, row)
-    created = payments.request_invoice(amount_sats, f"Timmy session top-up ({amount_sats} sats)")
+    # The invoice expires with the session (its current deadline: activity only moves the idle
+    # one later), so a top-up cannot be paid into a balance that can no longer be spent.
+    left = int((row["expires_at"] - row["checked_at"]).total_seconds())
+    created = payments.request_invoice(
+        amount_sats, f"Timmy session top-up ({amount_sats} sats)", expiry_seconds=left
+    )
     with transaction() as tx:
         # Locked: of two racing top-ups only one records its invoice; the other gets a 409.
         locked = data.get(

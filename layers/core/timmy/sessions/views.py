@@ -50,6 +50,12 @@ class SessionView(BaseModel):
         )
     )
     balance_sats: int = Field(description="Spendable balance (running requests already held)")
+    withdrawable_sats: int = Field(
+        description=(
+            "The largest invoice POST /api/sessions/{id}/withdraw can pay from the balance:"
+            " the balance less the routing-fee reserve that amount needs (also once expired)"
+        )
+    )
     absorbed_sats: int = Field(
         description="What the free tier has paid, in all, for this session's completed requests"
     )
@@ -63,8 +69,9 @@ class SessionView(BaseModel):
     )
     macaroon: str | None = Field(
         description=(
-            "The session's bearer credential for POST /api/sessions/{id}/request, delivered in"
-            " every response once the deposit is paid (null before payment and after expiry)"
+            "The session's bearer credential for POST /api/sessions/{id}/request and /withdraw,"
+            " delivered in every response once the deposit is paid (null before payment and"
+            " after expiry; keep it: after expiry it still withdraws the balance)"
         )
     )
     trust_tier: TrustTier
