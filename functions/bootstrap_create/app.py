@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from timmy.api import base_url, install_error_handlers, make_handler
+from timmy.api import HttpApi, base_url, make_handler
 from timmy.bootstrap.models import BootstrapCreated
 from timmy.bootstrap.service import create_job
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 @app.post(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 
-from timmy.api import base_url, install_error_handlers, make_handler
+from timmy.api import HttpApi, base_url, make_handler
 from timmy.bootstrap.models import BootstrapStatus
 from timmy.bootstrap.service import get_status
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 # The first ready answer carries a private key: no cache may keep any answer.
 _NO_STORE = {"Cache-Control": "no-store"}

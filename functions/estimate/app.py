@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from timmy.api import error_doc, header, install_error_handlers, make_handler
+from timmy.api import HttpApi, error_doc, header, make_handler
 from timmy.freetier.estimate import Estimate, estimate
 from timmy.identity import caller
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class EstimateRequest(BaseModel):

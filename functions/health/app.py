@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel
 
 from timmy import health
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import HttpApi, make_handler
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class Health(BaseModel):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel
 
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import HttpApi, make_handler
 from timmy.errors import BadRequest
 from timmy.lightning.webhook import parse_webhook_body
 from timmy.payments import confirm_payment
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class WebhookAck(BaseModel):
