@@ -125,7 +125,7 @@ class HttpApiEvent(APIGatewayProxyEventV2):
 
     @cached_property
     def raw_body(self) -> bytes:
-        return request_body_bytes(self.body, is_base64_encoded=self.is_base64_encoded)
+        return request_body_bytes(self.body, is_base64_encoded=bool(self.is_base64_encoded))
 
     @cached_property
     def decoded_body(self) -> str | None:
