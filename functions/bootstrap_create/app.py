@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timmy.api import HttpApi, base_url, make_handler
+from timmy.api import HttpApi, base_url, error_doc, make_handler, ok_doc
 from timmy.bootstrap.models import BootstrapCreated
 from timmy.bootstrap.service import create_job
 
@@ -15,11 +15,11 @@ app = HttpApi()
     tags=["bootstrap"],
     status_code=201,
     responses={
-        201: {
-            "description": "Job created, awaiting payment",
-            "content": {"application/json": {"model": BootstrapCreated}},
-        },
-        503: {"description": "Lightning backend or workflow unavailable; nothing was created"},
+        201: ok_doc("Job created, awaiting payment", BootstrapCreated),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
+        503: error_doc("Lightning backend or workflow unavailable; nothing was created"),
     },
 )
 def create_bootstrap() -> BootstrapCreated:

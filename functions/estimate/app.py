@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from timmy.api import HttpApi, error_doc, header, make_handler
+from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
 from timmy.freetier.estimate import Estimate, estimate
 from timmy.identity import caller
 
@@ -53,7 +53,8 @@ class EstimateResponse(BaseModel):
     pool: PoolSnapshot
 
 
-ERRORS = {
+RESPONSES = {
+    200: ok_doc("The estimate (nothing is stored, reserved or charged)", EstimateResponse),
     400: error_doc("empty_request, request_too_long, invalid_request or conflicting_tokens"),
     401: error_doc("invalid_token or token_expired: a nostr token was given but is not valid"),
 }
@@ -89,7 +90,9 @@ def _shape(result: Estimate) -> EstimateResponse:
     )
 
 
-@app.get("/api/estimate", summary="Estimate a request's cost", tags=["estimate"], responses=ERRORS)
+@app.get(
+    "/api/estimate", summary="Estimate a request's cost", tags=["estimate"], responses=RESPONSES
+)
 def estimate_get(
     request: Annotated[str, Query(description="The request text")],
 ) -> EstimateResponse:
@@ -100,7 +103,7 @@ def estimate_get(
     "/api/estimate",
     summary="Estimate a long request's cost",
     tags=["estimate"],
-    responses=ERRORS,
+    responses=RESPONSES,
 )
 def estimate_post(body: EstimateRequest) -> EstimateResponse:
     return _shape(estimate(body.request, _caller(body.nostr_token)))

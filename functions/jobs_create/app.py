@@ -36,6 +36,9 @@ class CreateJobRequest(BaseModel):
             " invalid_request_text or conflicting_tokens."
         ),
         401: error_doc("invalid_token or token_expired (nothing is stored)."),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
         503: error_doc("lightning_unavailable or workflow_unavailable (nothing is stored)."),
     },
 )

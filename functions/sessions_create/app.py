@@ -37,6 +37,9 @@ class CreateSessionBody(BaseModel):
             " X-Nostr-Token and nostr_token differ (conflicting_tokens)"
         ),
         401: error_doc("A Nostr token was given but is invalid or expired"),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
         503: error_doc("The Lightning backend is unreachable; nothing was created"),
     },
 )

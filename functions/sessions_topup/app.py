@@ -51,6 +51,9 @@ def _topup_pending(error: TopupPending) -> Response:
             " (session_expired)",
             SessionTopupConflict,
         ),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
         503: error_doc("The Lightning backend is unreachable; nothing was issued"),
     },
 )

@@ -135,6 +135,34 @@ def test_hostile_json_bodies_get_a_400_envelope_and_change_nothing(
             assert _snapshot() == before, name
 
 
+NON_JSON_CONTENT_TYPES = [
+    "multipart/form-data",  # no boundary: Powertools raised ValueError, a 500
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "application/xml",
+]
+
+
+@pytest.mark.parametrize(
+    "route",
+    [r for r in BODY_ROUTES if r.route_key in BODY_READERS and "webhooks" not in r.path],
+    ids=lambda r: r.route_key,
+)
+def test_bodies_that_are_not_json_get_a_415_envelope_and_change_nothing(
+    api: httpx.Client, existing: dict[str, str], route: Route
+) -> None:
+    for content_type in NON_JSON_CONTENT_TYPES:
+        before = _snapshot()
+        response = api.post(
+            _path(route, existing),
+            content=b"--x\r\nrequest=hi&amount_sats=1000&invoice=lnbc1\r\n--x--\r\n",
+            headers={"content-type": content_type},
+        )
+        _assert_envelope(response, content_type, statuses=(415,))
+        assert _snapshot() == before, content_type
+
+
 @pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda r: r.route_key)
 def test_nul_characters_in_every_text_field_never_get_a_5xx(
     api: httpx.Client, existing: dict[str, str], route: Route

@@ -19,6 +19,9 @@ from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -136,6 +139,25 @@ class HttpApiEvent(APIGatewayProxyEventV2):
         return parse_json_body(self.decoded_body)
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    """A body with no Content-Type is read as JSON, as Powertools does."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in ("", "application/json")
+
+
+class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
+    """Request validation that reads JSON bodies only.
+
+    Powertools also parses form and multipart bodies (a multipart type without a boundary is
+    a ValueError there, so a 500); no route here takes them: any other type is a 415.
+    """
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        if not is_json_media_type(app.current_event.headers.get("content-type")):
+            raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+        return self._parse_json_data(app)
+
+
 class HttpApi(APIGatewayHttpResolver):
     """The resolver of every HTTP handler: request validation, strict bodies, the envelope."""
 
@@ -143,6 +165,7 @@ class HttpApi(APIGatewayHttpResolver):
 
     def __init__(self) -> None:
         super().__init__(enable_validation=True)
+        self._request_validation_middleware = _JsonBodyValidation()
         install_error_handlers(self)
 
     def _to_proxy_event(self, event: dict[str, Any]) -> HttpApiEvent:
