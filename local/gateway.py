@@ -125,7 +125,7 @@ def make_server(
                 self._refuse(411, "length_required", "Send the body with a Content-Length.")
                 return None
             declared = (self.headers.get("content-length") or "0").strip()
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):  # int() takes "²" and "1_0"
                 self._refuse(400, "invalid_content_length", "Content-Length is not a number.")
                 return None
             length = int(declared)

@@ -302,6 +302,15 @@ GATEWAY_CASES: dict[str, tuple[bytes, int]] = {
         b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}",
         400,
     ),
+    "unicode_digit_content_length": (
+        b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\n{}",
+        400,
+    ),
+    "chunked": (
+        b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+        411,
+    ),
     "body_too_large": (
         b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n{}",
         413,
