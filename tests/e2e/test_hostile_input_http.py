@@ -34,6 +34,7 @@ HOSTILE_BODIES: dict[str, bytes] = {
     "huge_integer": b'{"amount_sats": ' + b"9" * DIGITS + b', "request": "hi"}',
     "huge_negative_integer": b'{"amount_sats": -' + b"9" * DIGITS + b"}",
     "nested_arrays": b"[" * DEEP + b"]" * DEEP,
+    "nested_below_the_recursion_limit": b"[" * 500 + b"]" * 500,
     "nested_objects": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
     "nested_in_a_field": b'{"request": "hi", "nostr_token": ' + b"[" * DEEP + b"]" * DEEP + b"}",
     "lone_surrogate": b'{"request": "\\ud800", "amount_sats": 1000, "invoice": "\\udfff"}',
