@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help dev test lint format typecheck unit sam-validate sam-build openapi bench clean
+.PHONY: help dev test lint format typecheck unit conformance sam-validate sam-build openapi bench clean
 
 help:
 	@echo "make dev    install what is needed, then serve the API on http://127.0.0.1:3000"
@@ -48,8 +48,13 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	@for app in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary "$$app" || exit 1; done
 
+# The whole suite, schemathesis' conformance run of the API included (bounded: about a minute).
 unit: $(VENV)/.installed
 	$(PY) -m pytest
+
+# Only schemathesis against the local stack: every operation of shared/openapi.json.
+conformance: $(VENV)/.installed
+	$(PY) -m pytest -q tests/e2e/test_openapi_conformance.py
 
 # sam build runs pip for the python3.12 runtime: the project venv provides python3.12.
 sam-validate: $(SAM_VENV)/.installed

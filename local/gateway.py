@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,30 @@ from timmy.observability import redact_ids
 
 logger = logging.getLogger("local")
 OPENAPI_PATH = ROOT / "shared" / "openapi.json"
+# API Gateway's payload limit: a larger body is refused before it is read.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# After refusing a malformed request, read (and drop) at most this much of what the client is
+# still sending, so closing the socket does not reset the connection before it reads the answer.
+LINGER_BYTES = 1024 * 1024
+LINGER_SECONDS = 1.0
+
+# What http.server reports (as send_error) for requests it cannot parse, as the error
+# envelope: (status, code, message). Its 501 for an unknown method is a 405 here.
+PROTOCOL_ERRORS: dict[int, tuple[int, str, str]] = {
+    HTTPStatus.BAD_REQUEST: (400, "bad_request", "The request is not valid HTTP/1.1."),
+    HTTPStatus.NOT_IMPLEMENTED: (405, "method_not_allowed", "No route answers this method."),
+    HTTPStatus.REQUEST_URI_TOO_LONG: (414, "uri_too_long", "The request line is too long."),
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: (
+        431,
+        "request_headers_too_large",
+        "The request has too many headers, or one that is too large.",
+    ),
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: (
+        400,
+        "unsupported_http_version",
+        "Send the request over HTTP/1.0 or HTTP/1.1.",
+    ),
+}
 
 
 def _cors(stack: LocalStack) -> dict[str, Any]:
@@ -55,10 +82,65 @@ def make_server(
             if self.command != "HEAD":
                 self.wfile.write(body)
 
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """http.server's HTML error page, replaced by the error envelope."""
+            status, error_code, text = PROTOCOL_ERRORS.get(
+                code, (code, "bad_request", "The request is not valid HTTP/1.1.")
+            )
+            self._refuse(status, error_code, text)
+
+        def _refuse(self, status: int, code: str, message: str) -> None:
+            """Answer a request that never reaches a route, then close the connection."""
+            self.close_connection = True
+            if self.request_version == "HTTP/0.9":
+                # An unparsable request line leaves http.server's default of HTTP/0.9, which
+                # would answer with a bare body and no status line.
+                self.request_version = self.protocol_version
+            headers = {"content-type": "application/json", "connection": "close"}
+            if status == HTTPStatus.METHOD_NOT_ALLOWED and allow_methods:
+                headers["allow"] = allow_methods
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            try:
+                self._send(status, headers, body)
+                self._linger()
+            except OSError:  # the client went away first: nothing left to tell it
+                logger.debug("client left before its error response", exc_info=True)
+
+        def _linger(self) -> None:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            drained = 0
+            while drained < LINGER_BYTES:
+                try:
+                    chunk = self.connection.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                drained += len(chunk)
+
+        def _read_body(self) -> bytes | None:
+            """The request body, or None once a refusal has been sent."""
+            if self.headers.get("transfer-encoding"):
+                self._refuse(411, "length_required", "Send the body with a Content-Length.")
+                return None
+            declared = (self.headers.get("content-length") or "0").strip()
+            if not (declared.isascii() and declared.isdigit()):  # int() takes "²" and "1_0"
+                self._refuse(400, "invalid_content_length", "Content-Length is not a number.")
+                return None
+            length = int(declared)
+            if length > MAX_BODY_BYTES:
+                self._refuse(413, "payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+                return None
+            return self.rfile.read(length) if length else b""
+
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self._read_body()
+            if body is None:
+                return
             if self.command == "OPTIONS":
                 self._send(
                     204,

@@ -60,6 +60,15 @@ def _with_error_envelope(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault(
                 "400", {"description": "Invalid request (error envelope)", "content": error_content}
             )
+            if "requestBody" in operation:
+                # timmy.api reads JSON bodies only.
+                responses.setdefault(
+                    "415",
+                    {
+                        "description": "unsupported_media_type: the body is not application/json",
+                        "content": error_content,
+                    },
+                )
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and "content" not in response:
                     response["content"] = error_content

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from timmy.api import base_url, install_error_handlers, make_handler
+from timmy.api import HttpApi, base_url, error_doc, make_handler, ok_doc
 from timmy.bootstrap.models import BootstrapCreated
 from timmy.bootstrap.service import create_job
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 @app.post(
@@ -18,11 +15,11 @@ install_error_handlers(app)
     tags=["bootstrap"],
     status_code=201,
     responses={
-        201: {
-            "description": "Job created, awaiting payment",
-            "content": {"application/json": {"model": BootstrapCreated}},
-        },
-        503: {"description": "Lightning backend or workflow unavailable; nothing was created"},
+        201: ok_doc("Job created, awaiting payment", BootstrapCreated),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
+        503: error_doc("Lightning backend or workflow unavailable; nothing was created"),
     },
 )
 def create_bootstrap() -> BootstrapCreated:

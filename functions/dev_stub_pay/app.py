@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel
 
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import HttpApi, error_doc, make_handler, ok_doc
 from timmy.errors import NotFound
 from timmy.lightning.dev_payer import pay_own_invoice
 from timmy.settings import core
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class StubPayResult(BaseModel):
@@ -24,6 +22,15 @@ class StubPayResult(BaseModel):
     "/api/dev/stub/pay/<payment_hash>",
     summary="Pay an invoice (development mode only)",
     tags=["development"],
+    responses={
+        200: ok_doc("The invoice is paid (paid_now or already_paid)", StubPayResult),
+        400: error_doc("invalid_payment_hash: not 64 hexadecimal characters"),
+        404: error_doc("invoice_not_found; route_not_found outside development mode"),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
+        503: error_doc("The Lightning backend is unreachable; nothing was paid"),
+    },
 )
 def stub_pay(payment_hash: str) -> StubPayResult:
     if not core().dev_mode:

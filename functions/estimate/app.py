@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from timmy.api import error_doc, header, install_error_handlers, make_handler
+from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
 from timmy.freetier.estimate import Estimate, estimate
 from timmy.identity import caller
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class EstimateRequest(BaseModel):
@@ -55,7 +53,8 @@ class EstimateResponse(BaseModel):
     pool: PoolSnapshot
 
 
-ERRORS = {
+RESPONSES = {
+    200: ok_doc("The estimate (nothing is stored, reserved or charged)", EstimateResponse),
     400: error_doc("empty_request, request_too_long, invalid_request or conflicting_tokens"),
     401: error_doc("invalid_token or token_expired: a nostr token was given but is not valid"),
 }
@@ -91,7 +90,9 @@ def _shape(result: Estimate) -> EstimateResponse:
     )
 
 
-@app.get("/api/estimate", summary="Estimate a request's cost", tags=["estimate"], responses=ERRORS)
+@app.get(
+    "/api/estimate", summary="Estimate a request's cost", tags=["estimate"], responses=RESPONSES
+)
 def estimate_get(
     request: Annotated[str, Query(description="The request text")],
 ) -> EstimateResponse:
@@ -102,7 +103,7 @@ def estimate_get(
     "/api/estimate",
     summary="Estimate a long request's cost",
     tags=["estimate"],
-    responses=ERRORS,
+    responses=RESPONSES,
 )
 def estimate_post(body: EstimateRequest) -> EstimateResponse:
     return _shape(estimate(body.request, _caller(body.nostr_token)))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field
 
 from timmy import health
-from timmy.api import install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, make_handler, ok_doc
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class Health(BaseModel):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import HttpApi, make_handler
 from timmy.identity.login import issue_challenge
 from timmy.identity.views import ChallengeOut
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 @app.post(

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from timmy.api import header, install_error_handlers, make_handler
+from timmy.api import HttpApi, header, make_handler
 from timmy.identity import profile
 from timmy.identity.login import caller_pubkey
 from timmy.identity.views import ProfileOut, documented_responses
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 @app.get(

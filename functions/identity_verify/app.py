@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field
 
-from timmy.api import header, install_error_handlers, make_handler
+from timmy.api import HttpApi, header, make_handler
 from timmy.identity.login import log_in, public_request_url
 from timmy.identity.views import LoginOut, documented_responses
 from timmy.nostr.events import Hex32, NostrEvent
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class VerifyRequest(BaseModel):
@@ -51,15 +49,13 @@ class VerifyRequest(BaseModel):
 )
 def verify(request: Annotated[VerifyRequest | None, Body()] = None) -> Response[LoginOut]:
     current = app.current_event
-    raw_body = current.body or ""
-    body = base64.b64decode(raw_body) if current.is_base64_encoded else raw_body.encode("utf-8")
     login = log_in(
         event=request.event if request else None,
         claimed_pubkey=request.pubkey if request else None,
         authorization=header(app, "authorization"),
         request_url=_request_url(),
         method=current.request_context.http.method,
-        body=body,
+        body=current.raw_body,
     )
     out = LoginOut.of(login)
     # The token also travels as a header (CORS exposes X-Nostr-Token) for clients that keep

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field
 
-from timmy.api import error_doc, header, install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
 from timmy.jobs.service import create_job
 from timmy.jobs.views import JobCreated
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class CreateJobRequest(BaseModel):
@@ -37,6 +36,9 @@ class CreateJobRequest(BaseModel):
             " invalid_request_text or conflicting_tokens."
         ),
         401: error_doc("invalid_token or token_expired (nothing is stored)."),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
         503: error_doc("lightning_unavailable or workflow_unavailable (nothing is stored)."),
     },
 )

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from timmy.api import error_doc, install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, make_handler, ok_doc
 from timmy.jobs.service import get_job
 from timmy.jobs.views import JobView
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 @app.get(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel, Field
 
-from timmy.api import error_doc, install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, make_handler, ok_doc
 from timmy.jobs.service import refund_job
 from timmy.jobs.views import JobRefunded
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class RefundRequest(BaseModel):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel
 
-from timmy.api import install_error_handlers, make_handler
+from timmy.api import HttpApi, error_doc, make_handler, ok_doc
 from timmy.errors import BadRequest
 from timmy.lightning.webhook import parse_webhook_body
 from timmy.payments import confirm_payment
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class WebhookAck(BaseModel):
@@ -19,7 +17,19 @@ class WebhookAck(BaseModel):
     paid: bool
 
 
-@app.post("/api/webhooks/lightning", summary="Lightning payment webhook", tags=["lightning"])
+@app.post(
+    "/api/webhooks/lightning",
+    summary="Lightning payment webhook",
+    tags=["lightning"],
+    responses={
+        200: ok_doc("Received; paid tells whether the backend confirms the payment", WebhookAck),
+        400: error_doc("invalid_webhook (no payment hash) or invalid_request (unreadable body)"),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
+        503: error_doc("The Lightning backend is unreachable; nothing changed"),
+    },
+)
 def lightning_webhook() -> WebhookAck:
     payment_hash = parse_webhook_body(app.current_event.decoded_body or "")
     if payment_hash is None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import error_doc, header, install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
 from timmy.sessions.service import create_session
 from timmy.sessions.views import SessionCreated
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class CreateSessionBody(BaseModel):
@@ -39,6 +37,9 @@ class CreateSessionBody(BaseModel):
             " X-Nostr-Token and nostr_token differ (conflicting_tokens)"
         ),
         401: error_doc("A Nostr token was given but is invalid or expired"),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
+        ),
         503: error_doc("The Lightning backend is unreachable; nothing was created"),
     },
 )

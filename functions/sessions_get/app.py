@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-
-from timmy.api import error_doc, install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, make_handler, ok_doc
 from timmy.sessions.service import get_session
 from timmy.sessions.views import SessionView
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 @app.get(

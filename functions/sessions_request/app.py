@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel, Field
 
-from timmy.api import error_doc, header, install_error_handlers, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
 from timmy.sessions.requests import run_request
 from timmy.sessions.views import SessionRequestResult
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class SessionRequestBody(BaseModel):

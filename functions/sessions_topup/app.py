@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import error_doc, install_error_handlers, json_response, make_handler, ok_doc
+from timmy.api import HttpApi, error_doc, json_response, make_handler, ok_doc
 from timmy.sessions.errors import TopupPending
 from timmy.sessions.service import create_topup
 from timmy.sessions.views import (
@@ -14,8 +14,7 @@ from timmy.sessions.views import (
     SessionTopupConflict,
 )
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = HttpApi()
 
 
 class SessionTopupBody(BaseModel):
@@ -51,6 +50,9 @@ def _topup_pending(error: TopupPending) -> Response:
             " deposit is not paid yet (deposit_pending) or the session has expired"
             " (session_expired)",
             SessionTopupConflict,
+        ),
+        502: error_doc(
+            "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
         ),
         503: error_doc("The Lightning backend is unreachable; nothing was issued"),
     },

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import timmy
-from timmy.api import new_app
+from timmy.api import HttpApi
 from timmy.errors import TimmyError, UpstreamBadGateway, UpstreamUnavailable
 
 PROVIDER_WORDS = (
@@ -60,7 +60,7 @@ def http_event(path: str) -> dict[str, Any]:
 @pytest.mark.parametrize("error_class", upstream_errors(), ids=lambda cls: cls.__name__)
 def test_the_caller_gets_a_generic_sentence(error_class: type[TimmyError]) -> None:
     detail = "LNbits answered HTTP 500 (ConnectError) from Anthropic, coinbase, DigitalOcean"
-    app = new_app()
+    app = HttpApi()
 
     @app.get("/boom")
     def boom() -> None:

@@ -1,25 +1,36 @@
-"""HTTP concerns shared by every handler: the error envelope, JSON responses, request context.
+"""HTTP concerns shared by every handler: the resolver, request bodies, the error envelope,
+JSON responses, request context.
 
 Domain code raises :class:`timmy.errors.TimmyError` subclasses; this module is the one place
 that turns them (and request validation failures) into ``{"error": {"code", "message"}}``.
+Every handler's resolver is an :class:`HttpApi`, so every request body is decoded by
+:func:`decode_body_text` and :func:`parse_json_body` and nothing a caller sends is a 500.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
-from timmy.errors import TimmyError
+from timmy.errors import BadRequest, TimmyError
 from timmy.observability import logger, metrics
 from timmy.runtime import check_configuration
 from timmy.settings import ConfigurationError, public_base_url
@@ -33,6 +44,137 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+def _invalid_body(message: str) -> BadRequest:
+    return BadRequest(message, code="invalid_request")
+
+
+def request_body_bytes(body: str | None, *, is_base64_encoded: bool) -> bytes:
+    """The body's bytes as the caller sent them (API Gateway base64-encodes non-text bodies)."""
+    if not body:
+        return b""
+    if not is_base64_encoded:
+        # "surrogatepass" keeps a lone surrogate for decode_body_text to refuse.
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise _invalid_body("The request body is not valid base64.") from error
+
+
+def decode_body_text(raw: bytes) -> str:
+    """The body as text: UTF-8 only (RFC 8259 §8.1); UTF-16 or stray bytes are a 400."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _invalid_body("The request body is not UTF-8 text.") from error
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 overflows to infinity, which JSON cannot carry
+        raise ValueError(f"{text[:20]} is out of range")
+    return number
+
+
+def parse_json_body(text: str | None) -> Any:
+    """The JSON value of a request body (None when empty); anything unparseable is a 400.
+
+    Python's parser raises ValueError past its integer-digit limit and RecursionError on deep
+    nesting, and accepts NaN, Infinity, overflowing exponents and lone surrogates: all are the
+    caller's error here.
+    """
+    if not text:
+        return None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as error:
+        raise _invalid_body("The request body is not valid JSON.") from error
+    if not _strings_are_unicode(value):
+        raise _invalid_body("The request body holds a lone surrogate (\\ud800-\\udfff).")
+    return value
+
+
+def _strings_are_unicode(value: Any) -> bool:
+    """True when every string (keys too) encodes to UTF-8; iterative, however deep the value."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
+class HttpApiEvent(APIGatewayProxyEventV2):
+    """The HTTP API event, its body decoded once and strictly: bad bytes are the caller's 400.
+
+    Powertools' own properties raise UnicodeDecodeError, ValueError or RecursionError (500s)
+    on hostile bodies; its request validation and every handler read these instead.
+    """
+
+    @cached_property
+    def raw_body(self) -> bytes:
+        return request_body_bytes(self.body, is_base64_encoded=bool(self.is_base64_encoded))
+
+    @cached_property
+    def decoded_body(self) -> str | None:
+        return decode_body_text(self.raw_body) if self.body else None
+
+    @cached_property
+    def json_body(self) -> Any:
+        return parse_json_body(self.decoded_body)
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """A body with no Content-Type is read as JSON, as Powertools does."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in ("", "application/json")
+
+
+class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
+    """Request validation that reads JSON bodies only.
+
+    Powertools also parses form and multipart bodies (a multipart type without a boundary is
+    a ValueError there, so a 500); no route here takes them: any other type is a 415.
+    """
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        if not is_json_media_type(app.current_event.headers.get("content-type")):
+            raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+        return self._parse_json_data(app)
+
+
+class HttpApi(APIGatewayHttpResolver):
+    """The resolver of every HTTP handler: request validation, strict bodies, the envelope."""
+
+    current_event: HttpApiEvent
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        self._request_validation_middleware = _JsonBodyValidation()
+        install_error_handlers(self)
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> HttpApiEvent:
+        return HttpApiEvent(event)
+
+
+# -- responses ------------------------------------------------------------------------------
 
 
 def _default(value: Any) -> Any:
@@ -80,6 +222,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
     """Map validation errors, domain errors and everything else onto the error envelope."""
+    if not isinstance(app, HttpApi):
+        # A plain resolver would parse hostile bodies with Powertools' raising properties.
+        raise TypeError("construct the resolver with timmy.api.HttpApi(), which installs these")
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -112,12 +257,6 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
     return app
 
 
-def new_app() -> APIGatewayHttpResolver:
-    """Not used by handlers (they construct the resolver themselves so OpenAPI discovery
-    finds it); kept for tests that need a throwaway resolver with the same error mapping."""
-    return install_error_handlers(APIGatewayHttpResolver(enable_validation=True))
-
-
 def base_url(app: APIGatewayHttpResolver) -> str:
     """The public base URL for this request (:func:`timmy.settings.public_base_url`)."""
     return public_base_url(
@@ -134,7 +273,7 @@ def header(app: APIGatewayHttpResolver, name: str) -> str | None:
     return None
 
 
-def make_handler(app: APIGatewayHttpResolver) -> Any:
+def make_handler(app: HttpApi) -> Any:
     """The Lambda entry point for a resolver: every imported settings model validated before
     routing (:func:`timmy.runtime.check_configuration`), request id as correlation id, metrics
     flushed."""
