@@ -7,6 +7,7 @@ Functions retries a step whose outcome it did not see) applies its change once.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -338,4 +339,37 @@ def release_refund(tx: Db, job_id: str, payment_hash: str) -> bool:
             h=payment_hash,
         )
         == 1
+    )
+
+
+# ------------------------------------------------------------------------- reconciliation
+
+
+def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[Row]:
+    """Unfinished jobs whose row has not changed since ``quiet_before``, oldest first, with the
+    invoice the job waits on (``invoice_expires_at`` is NULL unless it awaits a payment)."""
+    return tx.all(
+        "SELECT j.id::text AS id, j.state, j.execution_arn, j.updated_at,"
+        " i.payment_hash AS awaited_payment_hash, i.expires_at AS invoice_expires_at"
+        " FROM jobs j LEFT JOIN invoices i ON i.payment_hash = CASE j.state"
+        "   WHEN 'awaiting_eval_payment' THEN j.eval_payment_hash"
+        "   WHEN 'awaiting_work_payment' THEN j.work_payment_hash END"
+        " WHERE j.state IN ('awaiting_eval_payment', 'evaluating', 'awaiting_work_payment',"
+        " 'executing') AND j.updated_at < :quiet_before"
+        " ORDER BY j.updated_at LIMIT :limit",
+        quiet_before=quiet_before,
+        limit=limit,
+    )
+
+
+def claim_for_reconcile(tx: Db, job_id: str, *, state: str, updated_at: datetime) -> Row | None:
+    """Take an unfinished job for the reconciler: the row comes back only if it is still as it
+    was read (same state, untouched since), to one caller; touching it makes the claim
+    exclusive, since a second reconciler that read the same row no longer matches."""
+    return tx.one(
+        "UPDATE jobs SET updated_at = now()"
+        f" WHERE id = :id AND state = :state AND updated_at = :seen {_RETURNING}",
+        id=job_id,
+        state=state,
+        seen=updated_at,
     )
