@@ -348,3 +348,26 @@ def test_the_stuck_bound_must_exceed_the_grace_period() -> None:
         120,
         3600,
     )
+
+
+def test_a_job_another_reconciler_holds_is_left_to_it(lost_workflows: None) -> None:
+    # Given a lost job that another run has claimed and is still ending
+    job_id = evaluating()
+    row = job(job_id)
+    with transaction() as tx:
+        assert (
+            job_rows.claim_for_reconcile(
+                tx, job_id, state="evaluating", updated_at=row["updated_at"], lease_seconds=300
+            )
+            is not None
+        )
+
+    # Then this run leaves it alone, however late it runs
+    assert run(later()).ended["jobs"] == 0
+    assert job(job_id)["state"] == "evaluating"
+
+    # Once the claim is given back (its run left it unfinished), the next run ends it
+    with transaction() as tx:
+        job_rows.release_reconcile_claim(tx, job_id)
+    assert run(later()).ended["jobs"] == 1
+    assert job(job_id)["state"] == "failed"

@@ -222,14 +222,27 @@ def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[Row]:
     )
 
 
-def claim_for_reconcile(tx: Db, job_id: UUID, *, state: str, updated_at: datetime) -> Row | None:
+def claim_for_reconcile(
+    tx: Db, job_id: UUID, *, state: str, updated_at: datetime, lease_seconds: int
+) -> Row | None:
     """Take an unfinished job for the reconciler, to one caller, only if it is still as it was
-    read (same state, untouched since): see :func:`timmy.data.jobs.claim_for_reconcile`."""
+    read and nobody else holds it: see :func:`timmy.data.jobs.claim_for_reconcile`."""
     return tx.one(
-        "UPDATE bootstrap_jobs AS j SET updated_at = now()"
+        "UPDATE bootstrap_jobs AS j SET reconcile_claimed_at = now()"
         " WHERE j.id = CAST(:id AS uuid) AND j.state = :state AND j.updated_at = :seen"
+        " AND (j.reconcile_claimed_at IS NULL"
+        "      OR j.reconcile_claimed_at < now() - make_interval(secs => :lease))"
         f" {_RETURNING}",
         id=str(job_id),
         state=state,
         seen=updated_at,
+        lease=lease_seconds,
+    )
+
+
+def release_reconcile_claim(tx: Db, job_id: UUID) -> None:
+    """The reconciler leaves the job unfinished (an upstream was down): the next run retries."""
+    tx.execute(
+        "UPDATE bootstrap_jobs SET reconcile_claimed_at = NULL WHERE id = CAST(:id AS uuid)",
+        id=str(job_id),
     )

@@ -362,14 +362,25 @@ def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[Row]:
     )
 
 
-def claim_for_reconcile(tx: Db, job_id: str, *, state: str, updated_at: datetime) -> Row | None:
-    """Take an unfinished job for the reconciler: the row comes back only if it is still as it
-    was read (same state, untouched since), to one caller; touching it makes the claim
-    exclusive, since a second reconciler that read the same row no longer matches."""
+def claim_for_reconcile(
+    tx: Db, job_id: str, *, state: str, updated_at: datetime, lease_seconds: int
+) -> Row | None:
+    """Take an unfinished job for the reconciler: the row comes back to one caller only, and
+    only if it is still as it was read (same state, untouched since) and nobody else holds it
+    (a claim older than ``lease_seconds`` was left by a run that died)."""
     return tx.one(
-        "UPDATE jobs SET updated_at = now()"
-        f" WHERE id = :id AND state = :state AND updated_at = :seen {_RETURNING}",
+        "UPDATE jobs SET reconcile_claimed_at = now()"
+        " WHERE id = :id AND state = :state AND updated_at = :seen"
+        " AND (reconcile_claimed_at IS NULL"
+        "      OR reconcile_claimed_at < now() - make_interval(secs => :lease))"
+        f" {_RETURNING}",
         id=job_id,
         state=state,
         seen=updated_at,
+        lease=lease_seconds,
     )
+
+
+def release_reconcile_claim(tx: Db, job_id: str) -> None:
+    """The reconciler leaves the job unfinished (an upstream was down): the next run retries."""
+    tx.execute("UPDATE jobs SET reconcile_claimed_at = NULL WHERE id = :id", id=job_id)

@@ -28,7 +28,7 @@ from timmy.data import bootstrap as data
 from timmy.db.connection import Row, transaction
 from timmy.provisioning import provisioning_settings
 from timmy.reconcile.executions import Liveness, liveness
-from timmy.reconcile.settings import reconcile_settings
+from timmy.reconcile.settings import CLAIM_LEASE_SECONDS, reconcile_settings
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +75,31 @@ def reconcile_bootstrap_job(row: Row, now: datetime) -> bool:
     job_id = UUID(row["id"])
     with transaction() as tx:
         claimed = data.claim_for_reconcile(
-            tx, job_id, state=row["state"], updated_at=row["updated_at"]
+            tx,
+            job_id,
+            state=row["state"],
+            updated_at=row["updated_at"],
+            lease_seconds=CLAIM_LEASE_SECONDS,
         )
     if claimed is None:
-        return False  # moved meanwhile, or another reconciler took it
+        return False  # moved meanwhile, or another reconciler holds it
     logger.warning(
         "reconciling a bootstrap job",
         extra={"job_id": row["id"], "state": row["state"], "execution": str(verdict)},
     )
-    if awaiting and not payments.confirm_payment(str(row["payment_hash"])).paid:
+    try:
+        return _end(job_id, row, f"execution {verdict}")
+    except BaseException:
+        with transaction() as tx:
+            data.release_reconcile_claim(tx, job_id)
+        raise
+
+
+def _end(job_id: UUID, row: Row, cause: str) -> bool:
+    if (
+        row["state"] == "awaiting_payment"
+        and not payments.confirm_payment(str(row["payment_hash"])).paid
+    ):
         payments.expire_invoice(str(row["payment_hash"]))
         ended = steps.record_failure(
             job_id,
@@ -92,7 +108,7 @@ def reconcile_bootstrap_job(row: Row, now: datetime) -> bool:
             {"complete": True, "removed": []},
         )
         return ended["state"] == "failed"
-    return _clean_up_and_fail(job_id, f"execution {verdict}")
+    return _clean_up_and_fail(job_id, cause)
 
 
 def _clean_up_and_fail(job_id: UUID, cause: str) -> bool:

@@ -28,7 +28,7 @@ from timmy.db.connection import Row, transaction
 from timmy.jobs import workflow
 from timmy.jobs.settings import job_settings
 from timmy.reconcile.executions import Liveness, liveness
-from timmy.reconcile.settings import reconcile_settings
+from timmy.reconcile.settings import CLAIM_LEASE_SECONDS, reconcile_settings
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +73,24 @@ def reconcile_job(row: Row, now: datetime) -> bool:
         return False
     with transaction() as tx:
         claimed = data.claim_for_reconcile(
-            tx, row["id"], state=row["state"], updated_at=row["updated_at"]
+            tx,
+            row["id"],
+            state=row["state"],
+            updated_at=row["updated_at"],
+            lease_seconds=CLAIM_LEASE_SECONDS,
         )
     if claimed is None:
-        return False  # moved meanwhile, or another reconciler took it
+        return False  # moved meanwhile, or another reconciler holds it
     logger.warning(
         "reconciling a job",
         extra={"job_id": row["id"], "state": row["state"], "execution": str(verdict)},
     )
-    return _end(claimed, row["awaited_payment_hash"], f"execution {verdict}")
+    try:
+        return _end(claimed, row["awaited_payment_hash"], f"execution {verdict}")
+    except BaseException:
+        with transaction() as tx:
+            data.release_reconcile_claim(tx, row["id"])
+        raise
 
 
 def _end(job: Row, awaited_payment_hash: str | None, cause: str) -> bool:

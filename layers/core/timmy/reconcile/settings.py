@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Final, Self
 
 from pydantic import Field, model_validator
 
 from timmy.settings import EnvSettings, load
+
+# A reconciler's claim on a row lasts the function's timeout (template.yaml: Timeout: 300):
+# older, it belongs to a run that died, and another may take the row.
+CLAIM_LEASE_SECONDS: Final = 300
 
 
 class ReconcileSettings(EnvSettings):

@@ -1,5 +1,14 @@
--- The scheduled reconciler looks for unfinished jobs that have not moved for a while, every few
--- minutes: partial indexes keep that a look at the few unfinished rows, however many finished.
+-- The scheduled reconciler (timmy.reconcile) ends unfinished jobs whose workflow was lost.
+--
+-- reconcile_claimed_at  set when a reconciler takes the row to end it, cleared if it leaves the
+--                       row unfinished (to retry next run): of two reconcilers, only one takes
+--                       it. A claim older than the reconciler's timeout belongs to a run that
+--                       died and may be taken again.
+--
+-- Partial indexes keep the look for unfinished rows, every few minutes, a look at those few.
+
+ALTER TABLE jobs ADD COLUMN reconcile_claimed_at timestamptz;
+ALTER TABLE bootstrap_jobs ADD COLUMN reconcile_claimed_at timestamptz;
 
 CREATE INDEX jobs_unfinished_idx ON jobs (updated_at)
     WHERE state IN ('awaiting_eval_payment', 'evaluating', 'awaiting_work_payment', 'executing');
