@@ -159,10 +159,17 @@ def test_a_paid_job_whose_workflow_was_lost_fails_refundable_once_and_the_refund
 def test_a_job_whose_eval_was_paid_but_never_evaluated_fails_with_the_fee_refundable(
     lost_workflows: None,
 ) -> None:
-    job_id = evaluating()
+    pubkey = identities.make_identity("established")
+    score = db().scalar("SELECT trust_score FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
+    job_id = evaluating(identities.token_for(pubkey))
     assert run(later()).ended["jobs"] == 1
     row = job(job_id)
     assert (row["state"], row["refundable_sats"], row["eval_accepted"]) == ("failed", 10, None)
+    # The lost workflow was our failure: the caller's trust is untouched, and stays so even if
+    # a stuck execution woke up and reached RecordFailure
+    assert workflow.record_trust(job_id) is False
+    after = db().scalar("SELECT trust_score FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
+    assert after == score
 
 
 def test_a_job_whose_work_was_done_but_never_settled_is_settled(lost_workflows: None) -> None:

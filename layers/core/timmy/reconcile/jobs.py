@@ -14,7 +14,8 @@ own steps, so the money follows the same rules as in the workflow:
   should it fail, the job fails as above.
 
 A failure the reconciler records is ours, not the caller's, so it is not counted in the
-caller's trust; a settled job is (as RecordCompletion would have).
+caller's trust (and marked as counted, so a stuck execution that wakes up does not count it
+either); a settled job is (as RecordCompletion would have).
 """
 
 from __future__ import annotations
@@ -112,7 +113,13 @@ def _end(job: Row, awaited_payment_hash: str | None, cause: str) -> bool:
         else:
             _record_trust(job_id)
             return True
-    return str(workflow.fail(job_id, WORKFLOW_LOST, cause)["state"]) == "failed"
+    if str(workflow.fail(job_id, WORKFLOW_LOST, cause)["state"]) != "failed":
+        return False
+    with transaction() as tx:
+        # Marked as counted, uncounted: a stuck execution that wakes up later and reaches
+        # RecordFailure must not count our failure against the caller either.
+        data.claim_trust_record(tx, job_id)
+    return True
 
 
 def _current(job_id: str) -> Row:
