@@ -347,6 +347,26 @@ def test_an_unknown_outcome_stays_pending_until_the_reconciler_settles_it(
     assert (balance(paid_later), balance(never_sent)) == (800, 1_000)
 
 
+def test_the_scheduled_reconciler_settles_an_unknown_payout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from timmy import reconcile
+
+    session_id = paid_session(1_000)
+    fake_pay(monkeypatch, PaymentState.PENDING)
+    assert withdraw(session_id, customer_invoice(250)).answer.status == "pending"
+    monkeypatch.undo()
+
+    # The node never heard of it: the run that sees it old enough credits it back, once
+    report = reconcile.run(datetime.now(UTC) + timedelta(hours=1))
+
+    assert (report.ended["payouts"], report.errors["payouts"]) == (1, 0)
+    assert balance(session_id) == 1_000
+    again = reconcile.run(datetime.now(UTC) + timedelta(hours=2))
+    assert again.ended["payouts"] == 0
+    assert balance(session_id) == 1_000
+
+
 def test_a_payout_still_in_flight_or_unanswered_stays_pending(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

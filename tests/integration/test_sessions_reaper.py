@@ -1,4 +1,5 @@
-"""Holds of session requests whose Lambda died are given back, once, by the scheduled reaper."""
+"""Holds of session requests whose Lambda died are given back, once, by the scheduled reconciler's
+session-holds pass."""
 
 from __future__ import annotations
 
@@ -100,7 +101,10 @@ def test_racing_reapers_release_each_hold_once(clean_db: None) -> None:
     assert state("sessions", "id", session_id, "balance_sats") == 100
 
 
-def test_the_scheduled_function_reports_what_it_released(clean_db: None, stack: Any) -> None:
+def test_the_scheduled_reconciler_reports_what_it_released(clean_db: None, stack: Any) -> None:
     session_id = paid_session(50)
     dead_request(session_id, hold=5, age_seconds=1200)
-    assert stack.functions.invoke("SessionHoldReaperFunction", {}) == {"released": 1}
+    report = stack.functions.invoke("ReconcilerFunction", {})
+    assert report["ended"]["session_holds"] == 1
+    assert sum(report["errors"].values()) == 0
+    assert state("sessions", "id", session_id, "balance_sats") == 50

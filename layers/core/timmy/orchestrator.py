@@ -93,3 +93,21 @@ def send_task_failure(task_token: str, error: str, cause: str) -> None:
 
 def describe_execution(execution_arn: str) -> dict[str, Any]:
     return dict(_client().describe_execution(executionArn=execution_arn))
+
+
+def execution_arn_of(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution started as ``name`` gets (known before, or without, starting it)."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+def execution_status(execution_arn: str) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE; None when Step
+    Functions has no such execution (never started, or lost with a local restart)."""
+    try:
+        described = describe_execution(execution_arn)
+    except Exception as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        if code == "ExecutionDoesNotExist":
+            return None
+        raise
+    return str(described["status"])

@@ -42,6 +42,8 @@ _EXPLAINED_ERRORS = frozenset(
 )
 INVOICE_EXPIRED = "InvoiceExpired"
 DROPLET_IP_TIMEOUT = "DropletIpTimeout"
+# Named by the scheduled reconciler (timmy.reconcile) for a job whose workflow was lost.
+WORKFLOW_LOST = "WorkflowLost"
 
 
 def job_tag(job_id: UUID) -> str:
@@ -304,6 +306,8 @@ def describe_failure(error: str, cause: str | None, row: Row) -> str:
         detail = _error_message(cause) or "The cloud provider failed."
     elif error == "States.Timeout":
         detail = "A provisioning step took too long."
+    elif error == WORKFLOW_LOST:
+        detail = "The provisioning workflow stopped before the node was ready."
     else:
         detail = "An internal error stopped provisioning."
     where = messages.FAILED_WHILE.get(str(row["progress"]))

@@ -6,6 +6,7 @@ again, or two requests racing, can never move a job backwards or past a state tw
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -203,3 +204,45 @@ def public_invoice(row: Row) -> dict[str, Any]:
         "amount_sats": int(row["amount_sats"]),
         "expires_at": row["invoice_expires_at"],
     }
+
+
+# ------------------------------------------------------------------------- reconciliation
+
+
+def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[Row]:
+    """Unfinished jobs whose row has not changed since ``quiet_before``, oldest first, with
+    their invoice's expiry."""
+    return tx.all(
+        f"SELECT {_COLUMNS}, i.expires_at AS invoice_expires_at"
+        " FROM bootstrap_jobs j JOIN invoices i ON i.payment_hash = j.payment_hash"
+        f" WHERE j.state IN {_ACTIVE} AND j.updated_at < :quiet_before"
+        " ORDER BY j.updated_at LIMIT :limit",
+        quiet_before=quiet_before,
+        limit=limit,
+    )
+
+
+def claim_for_reconcile(
+    tx: Db, job_id: UUID, *, state: str, updated_at: datetime, lease_seconds: int
+) -> Row | None:
+    """Take an unfinished job for the reconciler, to one caller, only if it is still as it was
+    read and nobody else holds it: see :func:`timmy.data.jobs.claim_for_reconcile`."""
+    return tx.one(
+        "UPDATE bootstrap_jobs AS j SET reconcile_claimed_at = now()"
+        " WHERE j.id = CAST(:id AS uuid) AND j.state = :state AND j.updated_at = :seen"
+        " AND (j.reconcile_claimed_at IS NULL"
+        "      OR j.reconcile_claimed_at < now() - make_interval(secs => :lease))"
+        f" {_RETURNING}",
+        id=str(job_id),
+        state=state,
+        seen=updated_at,
+        lease=lease_seconds,
+    )
+
+
+def release_reconcile_claim(tx: Db, job_id: UUID) -> None:
+    """The reconciler leaves the job unfinished (an upstream was down): the next run retries."""
+    tx.execute(
+        "UPDATE bootstrap_jobs SET reconcile_claimed_at = NULL WHERE id = CAST(:id AS uuid)",
+        id=str(job_id),
+    )

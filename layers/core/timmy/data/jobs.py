@@ -7,6 +7,7 @@ Functions retries a step whose outcome it did not see) applies its change once.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -286,3 +287,47 @@ def claim_trust_record(tx: Db, job_id: str) -> Row | None:
 
 def release_trust_record(tx: Db, job_id: str) -> None:
     tx.execute("UPDATE jobs SET trust_recorded_at = NULL WHERE id = :id", id=job_id)
+
+
+# ------------------------------------------------------------------------- reconciliation
+
+
+def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[Row]:
+    """Unfinished jobs whose row has not changed since ``quiet_before``, oldest first, with the
+    invoice the job waits on (``invoice_expires_at`` is NULL unless it awaits a payment)."""
+    return tx.all(
+        "SELECT j.id::text AS id, j.state, j.execution_arn, j.updated_at,"
+        " i.payment_hash AS awaited_payment_hash, i.expires_at AS invoice_expires_at"
+        " FROM jobs j LEFT JOIN invoices i ON i.payment_hash = CASE j.state"
+        "   WHEN 'awaiting_eval_payment' THEN j.eval_payment_hash"
+        "   WHEN 'awaiting_work_payment' THEN j.work_payment_hash END"
+        " WHERE j.state IN ('awaiting_eval_payment', 'evaluating', 'awaiting_work_payment',"
+        " 'executing') AND j.updated_at < :quiet_before"
+        " ORDER BY j.updated_at LIMIT :limit",
+        quiet_before=quiet_before,
+        limit=limit,
+    )
+
+
+def claim_for_reconcile(
+    tx: Db, job_id: str, *, state: str, updated_at: datetime, lease_seconds: int
+) -> Row | None:
+    """Take an unfinished job for the reconciler: the row comes back to one caller only, and
+    only if it is still as it was read (same state, untouched since) and nobody else holds it
+    (a claim older than ``lease_seconds`` was left by a run that died)."""
+    return tx.one(
+        "UPDATE jobs SET reconcile_claimed_at = now()"
+        " WHERE id = :id AND state = :state AND updated_at = :seen"
+        " AND (reconcile_claimed_at IS NULL"
+        "      OR reconcile_claimed_at < now() - make_interval(secs => :lease))"
+        f" {_RETURNING}",
+        id=job_id,
+        state=state,
+        seen=updated_at,
+        lease=lease_seconds,
+    )
+
+
+def release_reconcile_claim(tx: Db, job_id: str) -> None:
+    """The reconciler leaves the job unfinished (an upstream was down): the next run retries."""
+    tx.execute("UPDATE jobs SET reconcile_claimed_at = NULL WHERE id = :id", id=job_id)

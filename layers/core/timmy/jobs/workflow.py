@@ -58,6 +58,8 @@ _PUBLIC_FAILURES: Final = {
     "UnknownModel": ("unknown_model", "The configured AI model has no price."),
     "States.Timeout": ("timeout", "A step of the job took too long."),
     "Sandbox.Timedout": ("timeout", "A step of the job took too long."),
+    # Named by the scheduled reconciler (timmy.reconcile) for a job whose workflow was lost.
+    "WorkflowLost": ("workflow_lost", "The job's workflow stopped before the job finished."),
 }
 _INTERNAL_FAILURE: Final = ("internal_error", "The job could not be completed.")
 # Postgres text cannot hold NUL; a model's output can.
