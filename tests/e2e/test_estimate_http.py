@@ -92,3 +92,34 @@ def test_bad_input_is_a_clear_4xx(api: httpx.Client) -> None:
     too_long = api.post("/api/estimate", json={"request": "z" * 20_001})
     assert too_long.status_code == 400
     assert too_long.json()["error"]["code"] == "request_too_long"
+
+
+def whole_state() -> tuple[object, ...]:
+    """Every column of every identity and of the pool, with each row version's id (``xmin``
+    changes on any UPDATE, even one that rewrites the same values)."""
+    return (
+        db().all("SELECT xmin::text AS version, * FROM nostr_identities ORDER BY pubkey"),
+        db().all("SELECT xmin::text AS version, * FROM generosity_pool"),
+    )
+
+
+def test_an_estimate_for_a_decaying_identity_writes_nothing(api: httpx.Client) -> None:
+    # Regression (hardening issue, finding 10): reading the tier materialised the trust decay.
+    # Given a trusted identity (score 50) away for 31 days: one decay period is pending, which
+    # takes it down to 45, established; and a stored tier that lags its score
+    away = identities.make_identity("trusted", "b2" * 32)
+    db().execute(
+        "UPDATE nostr_identities SET last_seen = now() - interval '31 days', tier = 'elite'"
+        " WHERE pubkey = :pk",
+        pk=away,
+    )
+    token = identities.token_for(away)
+    freetier.seed_pool()
+    before = whole_state()
+    # When it asks for estimates, both ways
+    got = api.get("/api/estimate", params={"request": "hi there"}, headers={"X-Nostr-Token": token})
+    posted = api.post("/api/estimate", json={"request": "hi there", "nostr_token": token})
+    # Then it sees its decayed tier, and no row (nor any row version) changed
+    assert got.status_code == posted.status_code == 200
+    assert got.json()["trust_tier"] == posted.json()["trust_tier"] == "established"
+    assert whole_state() == before

@@ -12,7 +12,7 @@ import pytest
 from pg8000.exceptions import DatabaseError
 
 from timmy import freetier
-from timmy.db.connection import db
+from timmy.db.connection import db, transaction
 from timmy.freetier import Decision
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -241,3 +241,45 @@ def test_reservations_and_releases_of_one_caller_never_deadlock(fresh: None) -> 
 
     run_parallel(8, churn)  # raises on any error, a deadlock (40P01) included
     assert pool() == 10_000  # 40 sats reserved by the deciders, 40 released by the others
+
+
+def test_mixed_reservations_releases_and_credits_on_a_small_pool_never_fail(
+    fresh: None,
+) -> None:
+    # Given a small pool, and 24 callers on their own connections: a third reserve whole free
+    # grants, a third partial grants, a third give sats back (a release and a credit in one
+    # transaction, as a failed job's settlement does)
+    set_pool(20)
+    callers = [
+        identities.make_identity(
+            "elite", f"{n:064x}", absorbed_today=10_000 if n % 3 == 2 else 0, at=T0
+        )
+        for n in range(24)
+    ]
+    rounds = 25
+    debited = [0] * 24
+    given_back = [0] * 24
+
+    def work(i: int) -> None:
+        for _ in range(rounds):
+            if i % 3 == 0:
+                decision = freetier.decide(callers[i], 7, now=T0)
+                assert decision.serve in {"free", "partial", "gate"}
+                debited[i] += decision.absorb_sats if decision.serve == "free" else 0
+            elif i % 3 == 1:
+                debited[i] += freetier.reserve_partial_grant(9, callers[i], now=T0)
+            else:
+                with transaction() as tx:
+                    freetier.release_reservation(3, callers[i], "work failed", now=T0, tx=tx)
+                    given_back[i] += 3 + freetier.credit(30, now=T0, tx=tx)
+
+    # When they all run at once, no reservation errors (the old statement broke the pool's
+    # CHECK whenever a give-back committed while it waited for the pool row)
+    run_parallel(24, work)
+    # Then every sat is accounted for: the pool moved by exactly what was debited and given
+    assert pool() == 20 - sum(debited) + sum(given_back)
+    assert sum(debited) > 0
+    # And each reserving identity's day counts exactly what it took
+    for i, caller in enumerate(callers):
+        if i % 3 != 2:
+            assert counter(caller) == debited[i]

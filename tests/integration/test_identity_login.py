@@ -68,10 +68,14 @@ def test_an_event_older_than_the_max_age_is_stale(t0: datetime) -> None:
     assert login.verify_signed_challenge(event, now=t0).profile.tier == "new"
 
 
-def test_logging_in_after_an_absence_applies_the_decay_first(t0: datetime) -> None:
+def test_logging_in_after_an_absence_applies_the_decay_first(
+    t0: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUST_MAX_POINTS_PER_DAY", "50")  # all of it earned in one day
+    reset_caches()
     key = NostrKey()
     for _ in range(10):
-        identity.record_success(key.pubkey_hex, now=t0)  # 50
+        identity.record_success(key.pubkey_hex, paid_sats=50, now=t0)  # 5 points each: 50
     back = t0 + timedelta(days=31)
     challenge = login.issue_challenge(now=back)
 

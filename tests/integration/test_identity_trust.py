@@ -15,6 +15,16 @@ from timmy.db.connection import db, reset_connection, transaction
 from timmy.runtime import reset_caches
 
 DAY = timedelta(days=1)
+# Defaults: 10 sats paid earn a point, so a success paid 50 sats earns 5.
+PAID = 50
+
+
+@pytest.fixture(autouse=True)
+def _no_daily_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about tiers and decay: lift the day's cap on earned points (the cap has
+    its own tests in test_trust_earning.py)."""
+    monkeypatch.setenv("TRUST_MAX_POINTS_PER_DAY", "10000")
+    reset_caches()
 
 
 @pytest.fixture
@@ -36,7 +46,7 @@ def stored(pubkey: str) -> dict[str, object]:
 
 def succeed(pubkey: str, times: int, now: datetime) -> None:
     for _ in range(times):
-        identity.record_success(pubkey, now=now)
+        identity.record_success(pubkey, paid_sats=PAID, now=now)
 
 
 # ---------------------------------------------------------------- the contract
@@ -71,13 +81,13 @@ def test_ensure_identity_refuses_a_non_pubkey(clean_db: None) -> None:
 
 
 def test_recording_for_anonymous_is_a_no_op(clean_db: None) -> None:
-    identity.record_success(None)
+    identity.record_success(None, paid_sats=100)
     identity.record_failure(None)
     assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
 
 
 def test_recording_for_an_unseen_pubkey_creates_it(pubkey: str, t0: datetime) -> None:
-    identity.record_success(pubkey, now=t0)
+    identity.record_success(pubkey, paid_sats=PAID, now=t0)
     row = stored(pubkey)
     assert (row["trust_score"], row["success_count"], row["interaction_count"]) == (5, 1, 1)
     assert row["last_seen"] == t0
@@ -87,10 +97,10 @@ def test_recording_for_an_unseen_pubkey_creates_it(pubkey: str, t0: datetime) ->
 
 
 def test_successes_promote_through_every_tier(pubkey: str, t0: datetime) -> None:
-    # Defaults: +5 per success; established 10, trusted 50, elite 200.
+    # +5 per success paid 50 sats; established 10, trusted 50, elite 200.
     seen = []
     for _ in range(40):
-        identity.record_success(pubkey, now=t0)
+        identity.record_success(pubkey, paid_sats=PAID, now=t0)
         seen.append(identity.tier_of(pubkey, now=t0))
     assert seen[0] == "new"
     assert seen[1] == "established"  # score 10
@@ -114,11 +124,11 @@ def test_a_failure_outweighs_a_success_and_demotes(pubkey: str, t0: datetime) ->
 
 
 def test_the_score_floors_at_zero(pubkey: str, t0: datetime) -> None:
-    identity.record_success(pubkey, now=t0)
+    identity.record_success(pubkey, paid_sats=PAID, now=t0)
     identity.record_failure(pubkey, now=t0)
     identity.record_failure(pubkey, now=t0)
     assert stored(pubkey)["trust_score"] == 0
-    identity.record_success(pubkey, now=t0)
+    identity.record_success(pubkey, paid_sats=PAID, now=t0)
     assert stored(pubkey)["trust_score"] == 5
 
 
@@ -128,11 +138,15 @@ def test_thresholds_come_from_config(
     succeed(pubkey, 2, t0)
     assert identity.tier_of(pubkey, now=t0) == "established"
 
-    # When the operator raises the bar, the stored tier follows on the next read
+    # When the operator raises the bar, reads follow at once (the tier is computed on read)
     monkeypatch.setenv("TRUST_THRESHOLD_ESTABLISHED", "20")
     reset_caches()
 
     assert identity.tier_of(pubkey, now=t0) == "new"
+    assert identity.profile(pubkey, now=t0).tier == "new"
+    # And the next outcome stores it (a free success: counted, but it earns nothing)
+    identity.record_success(pubkey, paid_sats=0, now=t0)
+    assert stored(pubkey)["trust_score"] == 10
     assert stored(pubkey)["tier"] == "new"
 
 
@@ -145,19 +159,20 @@ def test_no_decay_within_the_grace_period(pubkey: str, t0: datetime) -> None:
     assert (profile.score, profile.tier) == (50, "trusted")
 
 
-def test_decay_after_absence_is_lazy_and_charged_once(pubkey: str, t0: datetime) -> None:
+def test_decay_after_absence_is_computed_on_read_and_never_stored(
+    pubkey: str, t0: datetime
+) -> None:
     # Given a trusted identity (50) that then stays away; defaults: -10% per 30 days
     succeed(pubkey, 10, t0)
+    before = stored(pubkey)
 
-    # When it is read after 31 days, one period is charged: 45, established
+    # When it is read after 31 days, one period is pending: 45, established
     assert identity.tier_of(pubkey, now=t0 + 31 * DAY) == "established"
-    assert stored(pubkey)["trust_score"] == 45
-    # Reading again for the same absence charges nothing more
     assert identity.profile(pubkey, now=t0 + 40 * DAY).score == 45
-    # The second period is charged at 60 days: 45 * 0.9 = 40.5 -> 40
+    # The second period is pending at 60 days: 50 * 0.81 = 40.5 -> 40
     assert identity.profile(pubkey, now=t0 + 61 * DAY).score == 40
-    # Reading is not activity
-    assert stored(pubkey)["last_seen"] == t0
+    # Reading wrote nothing: the decay is charged by the next outcome or login
+    assert stored(pubkey) == before
 
 
 def test_a_long_absence_compounds(pubkey: str, t0: datetime) -> None:
@@ -171,7 +186,7 @@ def test_returning_pays_the_decay_before_earning(pubkey: str, t0: datetime) -> N
     succeed(pubkey, 10, t0)  # 50
     back = t0 + 91 * DAY
 
-    identity.record_success(pubkey, now=back)
+    identity.record_success(pubkey, paid_sats=PAID, now=back)
 
     # 3 periods: 50 * 0.729 = 36.45 -> 36, then +5
     row = stored(pubkey)
@@ -220,7 +235,9 @@ def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) ->
         identity.ensure_identity(tx, pubkey)
 
     # When 50 threads, each on its own connection, record a success at once
-    errors = run_concurrently([lambda: identity.record_success(pubkey, now=t0)] * 50)
+    errors = run_concurrently(
+        [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 50
+    )
 
     # Then every one counted
     assert errors == []
@@ -230,7 +247,9 @@ def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) ->
 
 
 def test_concurrent_first_contact_creates_one_row(pubkey: str, t0: datetime) -> None:
-    errors = run_concurrently([lambda: identity.record_success(pubkey, now=t0)] * 20)
+    errors = run_concurrently(
+        [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 20
+    )
     assert errors == []
     assert stored(pubkey)["success_count"] == 20
 
@@ -240,7 +259,7 @@ def test_concurrent_mixed_outcomes_sum_exactly(pubkey: str, t0: datetime) -> Non
         identity.ensure_identity(tx, pubkey)
     db().execute("UPDATE nostr_identities SET trust_score = 1000 WHERE pubkey = :pk", pk=pubkey)
 
-    work = [lambda: identity.record_success(pubkey, now=t0)] * 25
+    work = [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 25
     work += [lambda: identity.record_failure(pubkey, now=t0)] * 25
     errors = run_concurrently(work)
 
@@ -251,12 +270,19 @@ def test_concurrent_mixed_outcomes_sum_exactly(pubkey: str, t0: datetime) -> Non
     assert row["tier"] == "elite"
 
 
-def test_concurrent_decaying_reads_charge_the_absence_once(pubkey: str, t0: datetime) -> None:
+def test_concurrent_decaying_reads_write_nothing(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 10, t0)  # 50
+    version = db().scalar("SELECT xmin::text FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
     later = t0 + 31 * DAY
-    errors = run_concurrently([lambda: identity.tier_of(pubkey, now=later)] * 20)
+    seen: list[str] = []
+    errors = run_concurrently([lambda: seen.append(identity.tier_of(pubkey, now=later))] * 20)
     assert errors == []
-    assert stored(pubkey)["trust_score"] == 45
+    assert seen == ["established"] * 20
+    assert stored(pubkey)["trust_score"] == 50
+    assert (
+        db().scalar("SELECT xmin::text FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
+        == version
+    )
 
 
 def test_sats_absorbed_today_resets_after_a_day(pubkey: str, t0: datetime) -> None:
@@ -292,7 +318,7 @@ def test_own_transaction_functions_refuse_to_commit_the_callers(pubkey: str, t0:
     def nested() -> None:
         with transaction() as tx:
             identity.ensure_identity(tx, pubkey)
-            identity.record_success(pubkey, now=t0)
+            identity.record_success(pubkey, paid_sats=PAID, now=t0)
 
     with pytest.raises(RuntimeError, match="outside"):
         nested()

@@ -223,6 +223,22 @@ def test_trust_is_recorded_once_per_finished_job(provider: CountingProvider) -> 
     assert counts == {"success_count": 1, "failure_count": 1}
 
 
+def test_a_complete_job_earns_trust_by_what_its_caller_paid(provider: CountingProvider) -> None:
+    pubkey = NostrKey().pubkey_hex
+    job_id = job_to_executing(pubkey=pubkey)
+    workflow.execute(job_id)
+    workflow.settle(job_id)
+    done = row(job_id)
+    paid = done["eval_paid_sats"] + done["work_paid_sats"] - done["refundable_sats"]
+    assert paid > 0
+
+    assert workflow.record_trust(job_id) is True
+
+    # Defaults: a point per 10 sats paid, at most 20 a day
+    score = db().scalar("SELECT trust_score FROM nostr_identities WHERE pubkey = :p", p=pubkey)
+    assert score == min(20, paid // 10)
+
+
 def test_concurrent_trust_recording_counts_once(provider: CountingProvider) -> None:
     pubkey = NostrKey().pubkey_hex
     job_id = job_to_executing(pubkey=pubkey)
@@ -255,7 +271,7 @@ def test_a_failed_trust_update_is_released_for_the_retry(
     workflow.execute(job_id)
     workflow.settle(job_id)
 
-    def unavailable(_pubkey: str | None) -> None:
+    def unavailable(_pubkey: str | None, **_: object) -> None:
         raise ConnectionError("database went away")
 
     with monkeypatch.context() as patch:

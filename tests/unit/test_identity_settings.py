@@ -31,6 +31,8 @@ def test_defaults() -> None:
     assert (rules.established, rules.trusted, rules.elite) == (10, 50, 200)
     assert rules.decay_period_seconds == 30 * 86_400
     assert rules.decay_keep == Decimal("0.9")
+    assert (rules.sats_per_point, rules.max_points_per_day) == (10, 20)
+    assert config.trust_failure_points == 10
 
 
 def test_env_names() -> None:
@@ -40,7 +42,8 @@ def test_env_names() -> None:
             "TRUST_THRESHOLD_ESTABLISHED": "3",
             "TRUST_THRESHOLD_TRUSTED": "6",
             "TRUST_THRESHOLD_ELITE": "9",
-            "TRUST_SUCCESS_POINTS": "1",
+            "TRUST_SATS_PER_POINT": "7",
+            "TRUST_MAX_POINTS_PER_DAY": "3",
             "TRUST_FAILURE_POINTS": "4",
             "TRUST_DECAY_AFTER_DAYS": "2",
             "TRUST_DECAY_PCT": "12.5",
@@ -52,6 +55,8 @@ def test_env_names() -> None:
     assert config.rules.tier_for(9) == "elite"
     assert config.rules.decay_period_seconds == 2 * 86_400
     assert config.rules.decay_keep == Decimal("0.875")
+    assert (config.rules.sats_per_point, config.rules.max_points_per_day) == (7, 3)
+    assert config.trust_failure_points == 4
 
 
 @pytest.mark.parametrize(
@@ -59,7 +64,10 @@ def test_env_names() -> None:
     [
         {"TRUST_THRESHOLD_ESTABLISHED": "50", "TRUST_THRESHOLD_TRUSTED": "50"},
         {"TRUST_THRESHOLD_ELITE": "40"},
-        {"TRUST_SUCCESS_POINTS": "10", "TRUST_FAILURE_POINTS": "10"},
+        {"TRUST_SATS_PER_POINT": "0"},
+        {"TRUST_MAX_POINTS_PER_DAY": "0"},
+        {"TRUST_FAILURE_POINTS": "0"},
+        {"TRUST_SATS_PER_POINT": "ten"},
         {"TRUST_DECAY_PCT": "101"},
         {"TRUST_DECAY_AFTER_DAYS": "0"},
         {"NOSTR_TOKEN_TTL_SECONDS": "0"},

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from nostr_keys import NostrKey
 
-from timmy import identity
+from timmy import freetier, identity
 from timmy.db.connection import db
 
 if TYPE_CHECKING:
@@ -116,3 +116,24 @@ def test_an_anonymous_session_reports_the_anonymous_tier_everywhere(sessions: Se
     assert sessions.request(session_id, macaroon).json()["trust_tier"] == "anonymous"
     assert sessions.topup(session_id, 500).json()["trust_tier"] == "anonymous"
     assert sessions.count("nostr_identities") == 0
+
+
+def test_free_requests_do_not_farm_trust(sessions: Sessions, clean_db: None) -> None:
+    # Regression (hardening issue, finding 2): a new identity paid for its first requests, was
+    # promoted, and then climbed to elite on requests the pool paid for.
+    freetier.seed_pool()
+    pubkey, token = new_token()
+    session_id, macaroon = sessions.open_paid(1_000, nostr_token=token)
+
+    charged = absorbed = 0
+    for _ in range(40):
+        response = sessions.request(session_id, macaroon, "hi")
+        assert response.status_code == 200, response.text
+        charged += response.json()["charged_sats"]
+        absorbed += response.json()["absorbed_sats"]
+
+    # Trust is what was paid: a point per 10 sats, within the day's cap of 20
+    row = db().one("SELECT trust_score, tier FROM nostr_identities WHERE pubkey = :p", p=pubkey)
+    assert row == {"trust_score": min(20, charged // 10), "tier": "new"}
+    assert identity.tier_of(pubkey) == "new"
+    assert absorbed == 0  # still new: the pool paid nothing

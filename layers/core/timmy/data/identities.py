@@ -2,8 +2,9 @@
 
 Trust arithmetic happens in SQL, in one statement per change, so concurrent writers never
 lose an update: each ``UPDATE`` reads the row's latest committed version under its row lock.
-The lazy decay is the same expression everywhere (``_decayed_score``): the score multiplied by
+The lazy decay is the same expression everywhere (``_DECAYED_SCORE``): the score multiplied by
 ``keep`` once per whole decay period elapsed since ``GREATEST(last_seen, decayed_through)``.
+Reads compute it; only a write (an outcome or a sighting) stores it.
 """
 
 from __future__ import annotations
@@ -16,19 +17,23 @@ from timmy.db.connection import Db, Row
 
 _COLUMNS = (
     "pubkey, trust_score, tier, interaction_count, success_count, failure_count,"
-    " sats_absorbed_today, absorbed_reset_at, last_seen, decayed_through, created_at, updated_at"
+    " sats_absorbed_today, absorbed_reset_at, last_seen, decayed_through, created_at, updated_at,"
+    " paid_sats_today, paid_day_started_at"
 )
 
 
 @dataclass(frozen=True)
 class TrustRules:
-    """The numbers the SQL needs: tier thresholds and the decay period and factor."""
+    """The numbers the SQL needs: tier thresholds, the decay period and factor, and what
+    paying earns."""
 
     established: int
     trusted: int
     elite: int
     decay_period_seconds: int
     decay_keep: Decimal  # fraction of the score kept per period, 0..1
+    sats_per_point: int  # sats paid for work that earn one point
+    max_points_per_day: int  # the most an identity's payments earn in one day
 
     def tier_for(self, score: int) -> str:
         if score >= self.elite:
@@ -55,6 +60,13 @@ def _tier_sql(score_sql: str) -> str:
         f"trust_tier({score_sql}, CAST(:established AS integer), CAST(:trusted AS integer),"
         " CAST(:elite AS integer))"
     )
+
+
+# The stored columns with the score and tier as they are after any pending decay.
+_DECAYED_COLUMNS = _COLUMNS.replace(
+    "trust_score, tier,",
+    f"{_DECAYED_SCORE} AS trust_score, {_tier_sql(_DECAYED_SCORE)} AS tier,",
+)
 
 
 def _rule_params(rules: TrustRules) -> dict[str, object]:
@@ -91,38 +103,49 @@ def get(tx: Db, pubkey: str) -> Row | None:
 
 
 def read_decayed(tx: Db, pubkey: str, *, now: datetime, rules: TrustRules) -> Row | None:
-    """The row with any pending decay applied and stored, and its tier brought up to date.
-
-    Writes only when something changes (a new whole period of absence, or thresholds that
-    moved since the tier was stored); ``last_seen`` is left alone: reading is not activity.
-    """
-    row = tx.one(
-        f"UPDATE nostr_identities SET"
-        f" trust_score = {_DECAYED_SCORE},"
-        f" tier = {_tier_sql(_DECAYED_SCORE)},"
-        f" decayed_through = CASE WHEN {_PERIODS} >= 1"
-        f"   THEN GREATEST(last_seen, decayed_through)"
-        f"        + {_PERIODS} * CAST(:period AS integer) * INTERVAL '1 second'"
-        f"   ELSE decayed_through END,"
-        f" updated_at = CAST(:now AS timestamptz)"
-        f" WHERE pubkey = :pk AND ({_PERIODS} >= 1 OR tier <> {_tier_sql('trust_score')})"
-        f" RETURNING {_COLUMNS}",
+    """The row as it would be with any pending decay charged: score and tier computed on read,
+    nothing stored. Reads never write (an estimate or a profile changes no row); the decay is
+    charged, and stored, by the identity's next outcome or login (see ``record_outcome``)."""
+    return tx.one(
+        f"SELECT {_DECAYED_COLUMNS} FROM nostr_identities WHERE pubkey = :pk",
         pk=pubkey,
         now=now,
         **_rule_params(rules),
     )
-    return row if row is not None else get(tx, pubkey)
 
+
+# What paying earns. An identity's day of payments lasts 24 hours from paid_day_started_at;
+# the points of a day are LEAST(max, floor(paid in the day / sats per point)), so an outcome
+# earns what it adds to that: many small payments earn what one payment of their sum would.
+_NEW_PAY_DAY = f"CAST(:now AS timestamptz) - {_T}.paid_day_started_at >= INTERVAL '1 day'"
+_PAID_BEFORE = f"CASE WHEN {_NEW_PAY_DAY} THEN 0 ELSE {_T}.paid_sats_today END"
+
+
+def _day_points(paid_sql: str) -> str:
+    return f"LEAST(CAST(:max_points AS bigint), ({paid_sql}) / CAST(:sats_per_point AS bigint))"
+
+
+_EARNED = (
+    f"({_day_points(f'{_PAID_BEFORE} + CAST(:paid AS bigint)')} - {_day_points(_PAID_BEFORE)})"
+)
 
 # Creates the identity or, when it exists, charges its pending decay and then applies the
-# outcome — in one statement, under the row lock, so concurrent writers lose nothing.
-_NEW_SCORE = "GREATEST(0, CAST(:points AS integer))"
-_UPDATED_SCORE = f"GREATEST(0, {_DECAYED_SCORE} + CAST(:points AS integer))"
+# outcome (what it paid earns, less any penalty) — in one statement, under the row lock, so
+# concurrent writers lose nothing and together never earn more than the day's cap.
+_NEW_SCORE = (
+    f"CAST(GREATEST(0, {_day_points('CAST(:paid AS bigint)')} - CAST(:penalty AS integer))"
+    " AS integer)"
+)
+_UPDATED_SCORE = (
+    f"CAST(GREATEST(0, {_DECAYED_SCORE} + {_EARNED} - CAST(:penalty AS integer)) AS integer)"
+)
 _UPSERT_OUTCOME = (
     "INSERT INTO nostr_identities (pubkey, trust_score, tier, success_count, failure_count,"
-    " interaction_count, last_seen, created_at, updated_at)"
+    " interaction_count, paid_sats_today, paid_day_started_at, last_seen, created_at,"
+    " updated_at)"
     f" SELECT CAST(:pk AS text), {_NEW_SCORE}, {_tier_sql(_NEW_SCORE)},"
     " CAST(:successes AS integer), CAST(:failures AS integer), CAST(:interactions AS integer),"
+    " CAST(:paid AS bigint), CAST(:now AS timestamptz),"
     " CAST(:now AS timestamptz), CAST(:now AS timestamptz), CAST(:now AS timestamptz) {source}"
     " ON CONFLICT (pubkey) DO UPDATE SET"
     f" trust_score = {_UPDATED_SCORE},"
@@ -130,6 +153,9 @@ _UPSERT_OUTCOME = (
     f" success_count = {_T}.success_count + EXCLUDED.success_count,"
     f" failure_count = {_T}.failure_count + EXCLUDED.failure_count,"
     f" interaction_count = {_T}.interaction_count + EXCLUDED.interaction_count,"
+    f" paid_sats_today = {_PAID_BEFORE} + EXCLUDED.paid_sats_today,"
+    f" paid_day_started_at = CASE WHEN {_NEW_PAY_DAY} THEN EXCLUDED.paid_day_started_at"
+    f"   ELSE {_T}.paid_day_started_at END,"
     f" last_seen = GREATEST({_T}.last_seen, EXCLUDED.last_seen),"
     " updated_at = EXCLUDED.updated_at"
     f" RETURNING {_COLUMNS}"
@@ -143,15 +169,25 @@ def _upsert_outcome(*, source: str) -> str:
 
 
 def _outcome_params(
-    pubkey: str, now: datetime, rules: TrustRules, points: int, successes: int, failures: int
+    pubkey: str,
+    now: datetime,
+    rules: TrustRules,
+    *,
+    paid_sats: int = 0,
+    penalty: int = 0,
+    successes: int = 0,
+    failures: int = 0,
 ) -> dict[str, object]:
     return {
         "pk": pubkey,
         "now": now,
-        "points": points,
+        "paid": paid_sats,
+        "penalty": penalty,
         "successes": successes,
         "failures": failures,
         "interactions": 1 if successes or failures else 0,
+        "sats_per_point": rules.sats_per_point,
+        "max_points": rules.max_points_per_day,
         **_rule_params(rules),
     }
 
@@ -162,18 +198,28 @@ def record_outcome(
     *,
     now: datetime,
     rules: TrustRules,
-    points: int,
+    paid_sats: int = 0,
+    penalty: int = 0,
     successes: int = 0,
     failures: int = 0,
 ) -> Row:
-    """Apply pending decay, add ``points`` (negative for failures; the score floors at 0),
-    count the interaction and mark the identity seen — creating it if needed.
+    """Apply pending decay, add what ``paid_sats`` earns today (see ``_EARNED``) less
+    ``penalty`` points (the score floors at 0), count the interaction and mark the identity
+    seen — creating it if needed.
 
-    ``successes == failures == 0`` with ``points == 0`` is a bare sighting (a login).
+    All of them zero is a bare sighting (a login).
     """
     row = tx.one(
         _upsert_outcome(source=""),
-        **_outcome_params(pubkey, now, rules, points, successes, failures),
+        **_outcome_params(
+            pubkey,
+            now,
+            rules,
+            paid_sats=paid_sats,
+            penalty=penalty,
+            successes=successes,
+            failures=failures,
+        ),
     )
     assert row is not None  # an upsert always returns its row
     return row
@@ -206,7 +252,7 @@ def consume_challenge_and_sight(
         " AND expires_at > CAST(:now AS timestamptz) RETURNING nonce) "
         + _upsert_outcome(source="FROM consumed"),
         nonce=nonce,
-        **_outcome_params(pubkey, now, rules, 0, 0, 0),
+        **_outcome_params(pubkey, now, rules),
     )
 
 
@@ -244,7 +290,7 @@ def claim_auth_event_and_sight(
         + _upsert_outcome(source="FROM claimed"),
         event_id=event_id,
         forget_after=forget_after,
-        **_outcome_params(pubkey, now, rules, 0, 0, 0),
+        **_outcome_params(pubkey, now, rules),
     )
 
 

@@ -275,12 +275,14 @@ def lock_caller(tx: Db, pubkey: str) -> None:
 
 
 def claim_trust_record(tx: Db, job_id: str) -> Row | None:
-    """The right to count a finished job in its caller's trust, granted once."""
+    """The right to count a finished job in its caller's trust, granted once; ``paid_sats`` is
+    what the caller paid for the job and keeps paying (its invoices less what is owed back)."""
     return tx.one(
         "UPDATE jobs SET trust_recorded_at = now()"
         " WHERE id = :id AND trust_recorded_at IS NULL"
         " AND state IN ('complete', 'rejected', 'failed')"
-        " RETURNING id::text AS id, state, nostr_pubkey",
+        " RETURNING id::text AS id, state, nostr_pubkey,"
+        " GREATEST(0, eval_paid_sats + work_paid_sats - refundable_sats) AS paid_sats",
         id=job_id,
     )
 

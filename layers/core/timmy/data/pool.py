@@ -6,6 +6,14 @@ budget of the identity's tier after lazy trust decay, less what its day has abso
 the new-day reset, and what the pool holds), debits the pool and counts the amount against the
 identity's day, all atomically. Being a single statement, it holds the hot pool-row lock only
 while it runs: no client round trip happens under that lock.
+
+The debit writes the balance it decided on (the locked row's, less the amount), never
+``balance_sats - amount``: under READ COMMITTED the ``FOR UPDATE`` that waited for the pool row
+reads its latest version, but the ``UPDATE`` in the same statement first builds its new row
+from the statement snapshot's older version and checks ``balance_sats >= 0`` on it, before it
+notices the newer version. After a concurrent credit or release that older balance can be
+below the amount, and the CHECK failed on a row that would never have been written. The same
+holds for the identity's day counter, so it too is written from the locked row.
 """
 
 from __future__ import annotations
@@ -128,14 +136,13 @@ def reserve(
                    ident.new_day, ident.budget, ident.today, pool_row.balance_sats AS pool
             FROM ident, pool_row
         ), debit AS (
-            UPDATE generosity_pool SET balance_sats = balance_sats - amount.n,
+            UPDATE generosity_pool SET balance_sats = amount.pool - amount.n,
                                        updated_at = CAST(:now AS timestamptz)
             FROM amount WHERE singleton AND amount.n > 0
             RETURNING balance_sats
         ), counted AS (
             UPDATE nostr_identities SET
-                sats_absorbed_today = CASE WHEN amount.new_day THEN amount.n
-                                           ELSE sats_absorbed_today + amount.n END,
+                sats_absorbed_today = amount.today + amount.n,
                 absorbed_reset_at = CASE WHEN amount.new_day THEN CAST(:now AS timestamptz)
                                          ELSE absorbed_reset_at END,
                 updated_at = CAST(:now AS timestamptz)

@@ -278,15 +278,15 @@ def record_grant(
 def _record(
     tx: Db, pubkey: str, request_hash_hex: str, to_record: int, over: int, now: datetime
 ) -> None:
-    if over > 0:
-        data.release(tx, pubkey=pubkey, sats=over, now=now)
+    # The release returns the balance after it: no second read while the pool row is locked.
+    after = data.release(tx, pubkey=pubkey, sats=over, now=now) if over > 0 else None
     if to_record > 0:
         data.insert_grant(
             tx,
             pubkey=pubkey,
             request_hash=request_hash_hex,
             sats_absorbed=to_record,
-            pool_balance_after=int(data.balance(tx) or 0),
+            pool_balance_after=int(data.balance(tx) or 0) if after is None else after,
         )
 
 

@@ -6,9 +6,11 @@ Contract (shared with the Jobs and Sessions capabilities):
   pubkey; anything else raises a 401 (``invalid_token`` / ``token_expired``).
 - ``ensure_identity(tx, pubkey)``: get-or-create the ``nostr_identities`` row inside the
   caller's transaction, so a ``nostr_pubkey`` foreign key can be bound in that transaction.
-- ``tier_of(pubkey)``: ``"anonymous"`` for None, else the tier after lazy decay.
-- ``record_success(pubkey)`` / ``record_failure(pubkey)``: one atomic statement each, in its
-  own transaction; concurrent calls lose no update.
+- ``tier_of(pubkey)``: ``"anonymous"`` for None, else the tier after lazy decay (computed,
+  never stored: reading changes no row).
+- ``record_success(pubkey, paid_sats=…)`` / ``record_failure(pubkey)``: one atomic statement
+  each, in its own transaction; concurrent calls lose no update. Only what the caller paid
+  earns trust (see ``record_success``).
 
 Every function that depends on the time takes an optional ``now`` so tests control the clock.
 """
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from timmy.data import identities as data
-from timmy.db.connection import Db, Row, get_connection, transaction
+from timmy.db.connection import Db, Row, db, get_connection, transaction
 from timmy.errors import BadRequest
 from timmy.identity.settings import IdentitySettings, settings, token_secret
 from timmy.nostr import tokens
@@ -178,7 +180,8 @@ def ensure_identity(tx: Db, pubkey: str) -> None:
 
 
 def profile(pubkey: str, *, now: datetime | None = None, tx: Db | None = None) -> TrustProfile:
-    """The trust profile after lazy decay, creating the identity if it is missing."""
+    """The trust profile after lazy decay (computed, not stored), creating the identity if it
+    is missing."""
     _check_pubkey(pubkey)
     at = now or utcnow()
     config = settings()
@@ -202,35 +205,38 @@ def tier_of(pubkey: str | None, *, now: datetime | None = None) -> TierOrAnonymo
     _check_pubkey(pubkey)
     at = now or utcnow()
     config = settings()
-    with _own_transaction() as tx:
-        row = data.read_decayed(tx, pubkey, now=at, rules=config.rules)
+    row = data.read_decayed(db(), pubkey, now=at, rules=config.rules)  # one read, no write
     if row is None:
         return "new"
     return TrustProfile.from_row(row, now=at, config=config).tier
 
 
-def record_success(pubkey: str | None, *, now: datetime | None = None) -> None:
-    """Paid work for this identity succeeded. None (anonymous) is a no-op."""
+def record_success(pubkey: str | None, *, paid_sats: int, now: datetime | None = None) -> None:
+    """Work for this identity succeeded, the caller paying ``paid_sats`` for it (0 when the free
+    tier paid it all). Only paying earns trust: a point per ``TRUST_SATS_PER_POINT`` sats paid
+    in the identity's day, at most ``TRUST_MAX_POINTS_PER_DAY`` a day; a free success is
+    counted but earns nothing. None (anonymous) is a no-op."""
+    if paid_sats < 0:
+        raise ValueError("paid_sats must not be negative")
     if pubkey is None:
         return
-    config = settings()
-    _record(pubkey, now, config, points=config.trust_success_points, successes=1)
+    _record(pubkey, now, paid_sats=paid_sats, successes=1)
 
 
 def record_failure(pubkey: str | None, *, now: datetime | None = None) -> None:
-    """Paid work for this identity was rejected or failed. None (anonymous) is a no-op."""
+    """Work for this identity was rejected or failed: it costs ``TRUST_FAILURE_POINTS``.
+    None (anonymous) is a no-op."""
     if pubkey is None:
         return
-    config = settings()
-    _record(pubkey, now, config, points=-config.trust_failure_points, failures=1)
+    _record(pubkey, now, penalty=settings().trust_failure_points, failures=1)
 
 
 def _record(
     pubkey: str,
     now: datetime | None,
-    config: IdentitySettings,
     *,
-    points: int,
+    paid_sats: int = 0,
+    penalty: int = 0,
     successes: int = 0,
     failures: int = 0,
 ) -> None:
@@ -240,8 +246,9 @@ def _record(
             tx,
             pubkey,
             now=now or utcnow(),
-            rules=config.rules,
-            points=points,
+            rules=settings().rules,
+            paid_sats=paid_sats,
+            penalty=penalty,
             successes=successes,
             failures=failures,
         )

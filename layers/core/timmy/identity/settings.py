@@ -39,7 +39,11 @@ class IdentitySettings(EnvSettings):
     trust_threshold_established: int = Field(default=10, ge=1)
     trust_threshold_trusted: int = Field(default=50, ge=1)
     trust_threshold_elite: int = Field(default=200, ge=1)
-    trust_success_points: int = Field(default=5, ge=1, le=10_000)
+    # Trust is earned by paying: a point per TRUST_SATS_PER_POINT sats paid for work, at most
+    # TRUST_MAX_POINTS_PER_DAY a day; a rejected or failed job or request costs
+    # TRUST_FAILURE_POINTS.
+    trust_sats_per_point: int = Field(default=10, ge=1, le=100_000_000)
+    trust_max_points_per_day: int = Field(default=20, ge=1, le=10_000)
     trust_failure_points: int = Field(default=10, ge=1, le=10_000)
     trust_decay_after_days: int = Field(default=30, ge=1, le=3650)
     trust_decay_pct: Decimal = Field(default=Decimal(10), ge=0, le=100)
@@ -59,8 +63,6 @@ class IdentitySettings(EnvSettings):
             raise ValueError(
                 "TRUST_THRESHOLD_ESTABLISHED < TRUST_THRESHOLD_TRUSTED < TRUST_THRESHOLD_ELITE"
             )
-        if self.trust_failure_points <= self.trust_success_points:
-            raise ValueError("TRUST_FAILURE_POINTS must be bigger than TRUST_SUCCESS_POINTS")
         require_server_secret(self.server_secret, dev_key_allowed=self.allows_dev_secret)
         return self
 
@@ -72,6 +74,8 @@ class IdentitySettings(EnvSettings):
             elite=self.trust_threshold_elite,
             decay_period_seconds=self.trust_decay_after_days * 86_400,
             decay_keep=(Decimal(100) - self.trust_decay_pct) / Decimal(100),
+            sats_per_point=self.trust_sats_per_point,
+            max_points_per_day=self.trust_max_points_per_day,
         )
 
     @property

@@ -360,8 +360,9 @@ def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
 
 
 def record_trust(job_id: str) -> bool:
-    """Count the finished job in its caller's trust, once: complete is a success, rejected and
-    failed are failures. True when an identity's score was updated by this call."""
+    """Count the finished job in its caller's trust, once: complete is a success weighed by
+    what the caller paid for it (a free job earns nothing), rejected and failed are failures.
+    True when an identity's score was updated by this call."""
     with transaction() as tx:
         claim = data.claim_trust_record(tx, job_id)
         if claim is None:
@@ -370,7 +371,7 @@ def record_trust(job_id: str) -> bool:
     pubkey = claim["nostr_pubkey"]
     try:
         if claim["state"] == "complete":
-            identity.record_success(pubkey)
+            identity.record_success(pubkey, paid_sats=int(claim["paid_sats"]))
         else:
             identity.record_failure(pubkey)
     except Exception:

@@ -123,7 +123,7 @@ def run_request(raw_session_id: str, authorization: str | None, text: str) -> Se
         # Nothing of the settlement was kept: return both reservations rather than strand them.
         _release(session_id, request_id, pubkey, hold, error)
         raise
-    identity.record_success(pubkey)
+    identity.record_success(pubkey, paid_sats=split.charged_sats)  # only paying earns trust
     return SessionRequestResult(
         request_id=request_id,
         result=result.text,
