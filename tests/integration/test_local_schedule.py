@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from paid_sessions import paid_session
-from test_sessions_reaper import dead_request, state
+from test_sessions_abandoned_holds import dead_request, state
 
 from local.schedule import Schedule
 

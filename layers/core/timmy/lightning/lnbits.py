@@ -261,6 +261,14 @@ class LNbitsBackend:
         internal payment that succeeded, so a failure is confirmed before it is believed; if
         the confirmation cannot be had, the outcome is unknown.
         """
+        return self._settled_or(payment_hash, PaymentState.FAILED)
+
+    def _settled_or_pending(self, payment_hash: str) -> PaymentResult:
+        return self._settled_or(payment_hash, PaymentState.PENDING)
+
+    def _settled_or(self, payment_hash: str, otherwise: PaymentState) -> PaymentResult:
+        """Paid if the wallet's record of the hash says so; unknown (pending) if it cannot be
+        read; else ``otherwise``."""
         try:
             lookup = self._lookup(payment_hash)
         except (LightningUnavailable, LightningBadResponse):
@@ -272,21 +280,7 @@ class LNbitsBackend:
                 preimage=lookup.preimage,
                 fee_sats=lookup.fee_sats,
             )
-        return PaymentResult(payment_hash=payment_hash, state=PaymentState.FAILED)
-
-    def _settled_or_pending(self, payment_hash: str) -> PaymentResult:
-        try:
-            lookup = self._lookup(payment_hash)
-        except (LightningUnavailable, LightningBadResponse):
-            lookup = None
-        if lookup is not None and lookup.paid and lookup.outgoing is not False:
-            return PaymentResult(
-                payment_hash=payment_hash,
-                state=PaymentState.PAID,
-                preimage=lookup.preimage,
-                fee_sats=lookup.fee_sats,
-            )
-        return PaymentResult(payment_hash=payment_hash, state=PaymentState.PENDING)
+        return PaymentResult(payment_hash=payment_hash, state=otherwise)
 
     def _lookup(self, payment_hash: str) -> _Lookup | None:
         """The wallet's view of one payment hash; None when LNbits does not know it."""

@@ -28,6 +28,7 @@ from timmy.data import bootstrap as data
 from timmy.db.connection import Row, transaction
 from timmy.provisioning import provisioning_settings
 from timmy.reconcile.executions import Liveness, liveness
+from timmy.reconcile.runner import reconcile_each
 from timmy.reconcile.settings import CLAIM_LEASE_SECONDS, reconcile_settings
 
 logger = logging.getLogger(__name__)
@@ -46,14 +47,12 @@ def reconcile_bootstrap_jobs(now: datetime) -> tuple[int, int]:
         candidates = data.unfinished(
             tx, quiet_before=quiet_before, limit=settings.reconcile_batch_size
         )
-    ended = errors = 0
-    for row in candidates:
-        try:
-            ended += reconcile_bootstrap_job(row, now)
-        except Exception:  # one job must not keep the others unreconciled
-            logger.exception("could not reconcile a bootstrap job", extra={"job_id": row["id"]})
-            errors += 1
-    return ended, errors
+    return reconcile_each(
+        candidates,
+        lambda row: reconcile_bootstrap_job(row, now),
+        what="a bootstrap job",
+        item_id=lambda row: row["id"],
+    )
 
 
 def reconcile_bootstrap_job(row: Row, now: datetime) -> bool:

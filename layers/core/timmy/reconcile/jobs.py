@@ -29,6 +29,7 @@ from timmy.db.connection import Row, transaction
 from timmy.jobs import workflow
 from timmy.jobs.settings import job_settings
 from timmy.reconcile.executions import Liveness, liveness
+from timmy.reconcile.runner import reconcile_each
 from timmy.reconcile.settings import CLAIM_LEASE_SECONDS, reconcile_settings
 
 logger = logging.getLogger(__name__)
@@ -46,14 +47,9 @@ def reconcile_jobs(now: datetime) -> tuple[int, int]:
         candidates = data.unfinished(
             tx, quiet_before=quiet_before, limit=settings.reconcile_batch_size
         )
-    ended = errors = 0
-    for row in candidates:
-        try:
-            ended += reconcile_job(row, now)
-        except Exception:  # one job must not keep the others unreconciled
-            logger.exception("could not reconcile a job", extra={"job_id": row["id"]})
-            errors += 1
-    return ended, errors
+    return reconcile_each(
+        candidates, lambda row: reconcile_job(row, now), what="a job", item_id=lambda row: row["id"]
+    )
 
 
 def reconcile_job(row: Row, now: datetime) -> bool:

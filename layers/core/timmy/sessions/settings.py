@@ -30,8 +30,8 @@ class SessionSettings(EnvSettings):
     session_lifetime_seconds: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
     # A paid session expires after this long without a request or a paid top-up.
     session_idle_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
-    # A request still holding its estimate after this long died with its Lambda: the reaper
-    # gives the hold back. It must exceed the request function's timeout, or the reaper would
+    # A request still holding its estimate after this long died with its Lambda: the reconciler
+    # gives the hold back. It must exceed the request function's timeout, or the reconciler would
     # release the hold of a request still running (which would then charge a balance that was
     # already given back).
     session_hold_timeout_seconds: int = Field(default=900, ge=1, le=86_400)

@@ -53,7 +53,7 @@ def test_an_abandoned_hold_is_given_back_once(clean_db: None) -> None:
     session_id = paid_session(100)
     request_id = dead_request(session_id, hold=30, age_seconds=1200)
     assert state("sessions", "id", session_id, "balance_sats") == 70
-    # When the reaper runs (twice)
+    # When the reconciler runs (twice)
     assert release_abandoned_holds() == 1
     assert release_abandoned_holds() == 0
     # Then the balance is whole again and the request is recorded as abandoned
@@ -81,7 +81,7 @@ def test_the_pool_part_of_an_abandoned_hold_goes_back_to_the_pool(clean_db: None
     assert state("nostr_identities", "pubkey", pubkey, "sats_absorbed_today") == 0
 
 
-def test_racing_reapers_release_each_hold_once(clean_db: None) -> None:
+def test_racing_reconcilers_release_each_hold_once(clean_db: None) -> None:
     session_id = paid_session(100)
     for _ in range(5):
         dead_request(session_id, hold=10, age_seconds=1200)
