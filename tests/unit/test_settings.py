@@ -93,8 +93,15 @@ def test_the_boolean_settings_are_found() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [("true", True), ("TRUE", True), (" True ", True), ("1", True)]
-    + [("false", False), ("False", False), ("0", False)],
+    [
+        ("true", True),
+        ("TRUE", True),
+        (" True ", True),
+        ("1", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+    ],
 )
 def test_booleans_accept_true_false_1_and_0(raw: str, value: bool) -> None:
     settings = CoreSettings.from_env({"DB_SSL": raw, "DEV_MODE": raw, "DB_IAM_AUTH": raw})
