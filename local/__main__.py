@@ -32,8 +32,12 @@ def main() -> None:
 
     from local.gateway import make_server
     from local.stack import LocalStack
+    from timmy.errors import ConfigurationError
 
-    stack = LocalStack().start()
+    try:
+        stack = LocalStack().start()
+    except ConfigurationError as exc:
+        sys.exit(exc.message)
     schedule = Schedule(stack, args.reconcile_every).start()
     server = make_server(stack, args.host, args.port)
     routes = "\n".join(f"  {r.method:6} {r.path}" for r in stack.routes)

@@ -250,6 +250,9 @@ class LocalStack:
             or start_embedded_postgres(self.data_dir)
         )
         self._configure_environment(url)
+        from timmy.runtime import check_environment
+
+        check_environment(os.environ)  # a bad setting stops `make dev` here, named
         self._start_moto()
         self._create_state_machines()
         self._migrate()

@@ -7,7 +7,7 @@ key once); ``steps`` holds the provisioning workflow's steps (BootstrapStateMach
 
 from __future__ import annotations
 
-from timmy.errors import Conflict, NotFound, TimmyError
+from timmy.errors import Conflict, NotFound
 
 PURPOSE = "bootstrap"
 
@@ -20,10 +20,3 @@ class JobNotProvisioning(Conflict):
     """A workflow step found its job in a state it cannot work on (unpaid, failed, ready)."""
 
     code = "bootstrap_job_not_provisioning"
-
-
-class BootstrapNotConfigured(TimmyError):
-    """The deployment lacks something the bootstrap needs (a configuration bug, not input)."""
-
-    status = 500
-    code = "bootstrap_not_configured"

@@ -24,12 +24,12 @@ from typing import Any
 from uuid import UUID
 
 from timmy import orchestrator, payments
-from timmy.bootstrap import PURPOSE, BootstrapJobNotFound, BootstrapNotConfigured, messages
+from timmy.bootstrap import PURPOSE, BootstrapJobNotFound, messages
 from timmy.bootstrap import secrets as key_store
 from timmy.bootstrap.models import BootstrapCreated, BootstrapInvoice, BootstrapStatus
 from timmy.data import bootstrap as jobs
 from timmy.db.connection import Db, Row, transaction
-from timmy.errors import UpstreamUnavailable
+from timmy.errors import ConfigurationError, UpstreamUnavailable
 from timmy.observability import log_ref
 from timmy.provisioning import provisioning_settings
 from timmy.settings import core
@@ -60,7 +60,7 @@ def create_job(*, base_url: str) -> BootstrapCreated:
     settings = provisioning_settings()
     machine_arn = settings.bootstrap_state_machine_arn
     if not machine_arn:
-        raise BootstrapNotConfigured("BOOTSTRAP_STATE_MACHINE_ARN is not configured.")
+        raise ConfigurationError("BOOTSTRAP_STATE_MACHINE_ARN is not set")
     job_id = uuid.uuid4()
     # Network first, outside any transaction; a failure here leaves nothing behind.
     created = payments.request_invoice(

@@ -12,9 +12,9 @@ from timmy.data import jobs as data
 from timmy.data import payouts as payouts_data
 from timmy.data.payouts import PayoutState
 from timmy.db.connection import Row, transaction
-from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+from timmy.errors import ConfigurationError, UpstreamBadGateway, UpstreamUnavailable
 from timmy.jobs import INVOICE_PURPOSE, refunds
-from timmy.jobs.errors import JobConfigurationError, JobNotFound, WorkflowUnavailable
+from timmy.jobs.errors import JobNotFound, WorkflowUnavailable
 from timmy.jobs.settings import job_settings
 from timmy.jobs.views import InvoiceOut, JobCreated, JobRefunded, JobView, job_view, refund_of
 from timmy.lightning.types import PaymentFailed
@@ -53,7 +53,7 @@ def create_job(request: str, *, header_token: str | None, body_token: str | None
     pubkey = identity.caller(header_token, body_token)
     machine_arn = job_settings().job_state_machine_arn
     if not machine_arn:
-        raise JobConfigurationError("JOB_STATE_MACHINE_ARN is not configured.")
+        raise ConfigurationError("JOB_STATE_MACHINE_ARN is not set")
     fee = pricing_settings().eval_fee_sats
     job_id = str(uuid.uuid4())
 

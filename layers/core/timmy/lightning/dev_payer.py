@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Self
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import SecretStr, model_validator
 
 from timmy.data import invoices
 from timmy.db.connection import transaction
@@ -13,23 +13,18 @@ from timmy.errors import BadRequest, NotFound
 from timmy.lightning import backend
 from timmy.lightning.types import PaymentFailed, PaymentState
 from timmy.payments import ConfirmResult, confirm_payment
-from timmy.settings import EnvSettings, bool_from_env, load
+from timmy.settings import EnvBool, EnvSettings, load
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DevPayerSettings(EnvSettings):
-    dev_mode: bool = False
+    dev_mode: EnvBool = False
     lnbits_url: str = ""
     lnbits_api_key: SecretStr = SecretStr("")
     # Admin key of a *second* LNbits wallet: FakeWallet only pays invoices of its own
     # instance, paid from another wallet, as a customer would.
     lnbits_dev_payer_key: SecretStr = SecretStr("")
-
-    @field_validator("dev_mode", mode="before")
-    @classmethod
-    def _parse_bool(cls, value: Any) -> bool:
-        return bool_from_env(value)
 
     @model_validator(mode="after")
     def _payer_with_lnbits(self) -> Self:

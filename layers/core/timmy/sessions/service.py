@@ -64,7 +64,7 @@ def create_session(
     check_amount(amount_sats, settings)
     pubkey = identity.caller(header_token, body_token)
     # A deployment that cannot mint macaroons must not take deposits it could never serve.
-    auth.macaroon_secret(settings)
+    auth.macaroon_secret()
     session_id = str(uuid.uuid4())
     created = payments.request_invoice(amount_sats, f"Timmy session deposit ({amount_sats} sats)")
     with transaction() as tx:
