@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from concurrency import together
 from nostr_keys import NostrKey
 
 import timmy.identity as identity
 from timmy.data import identities
-from timmy.db.connection import db, reset_connection, transaction
+from timmy.db.connection import db, transaction
 from timmy.runtime import reset_caches
 
 DAY = timedelta(days=1)
@@ -208,36 +207,13 @@ def test_decay_is_configurable(pubkey: str, t0: datetime, monkeypatch: pytest.Mo
 # ---------------------------------------------------------------- concurrency
 
 
-def run_concurrently(workers: list[Callable[[], None]]) -> list[BaseException]:
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(work: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            work()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-        finally:
-            reset_connection()  # each thread opened its own connection
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) -> None:
     # Given an identity row that exists
     with transaction() as tx:
         identity.ensure_identity(tx, pubkey)
 
     # When 50 threads, each on its own connection, record a success at once
-    errors = run_concurrently(
-        [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 50
-    )
+    errors = together(*[lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 50)
 
     # Then every one counted
     assert errors == []
@@ -247,9 +223,7 @@ def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) ->
 
 
 def test_concurrent_first_contact_creates_one_row(pubkey: str, t0: datetime) -> None:
-    errors = run_concurrently(
-        [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 20
-    )
+    errors = together(*[lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 20)
     assert errors == []
     assert stored(pubkey)["success_count"] == 20
 
@@ -261,7 +235,7 @@ def test_concurrent_mixed_outcomes_sum_exactly(pubkey: str, t0: datetime) -> Non
 
     work = [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 25
     work += [lambda: identity.record_failure(pubkey, now=t0)] * 25
-    errors = run_concurrently(work)
+    errors = together(*work)
 
     assert errors == []
     row = stored(pubkey)
@@ -275,7 +249,7 @@ def test_concurrent_decaying_reads_write_nothing(pubkey: str, t0: datetime) -> N
     version = db().scalar("SELECT xmin::text FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
     later = t0 + 31 * DAY
     seen: list[str] = []
-    errors = run_concurrently([lambda: seen.append(identity.tier_of(pubkey, now=later))] * 20)
+    errors = together(*[lambda: seen.append(identity.tier_of(pubkey, now=later))] * 20)
     assert errors == []
     assert seen == ["established"] * 20
     assert stored(pubkey)["trust_score"] == 50
