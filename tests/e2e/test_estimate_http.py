@@ -106,11 +106,10 @@ def whole_state() -> tuple[object, ...]:
 def test_an_estimate_for_a_decaying_identity_writes_nothing(api: httpx.Client) -> None:
     # Regression (hardening issue, finding 10): reading the tier materialised the trust decay.
     # Given a trusted identity (score 50) away for 31 days: one decay period is pending, which
-    # takes it down to 45, established; and a stored tier that lags its score
+    # takes it down to 45, established
     away = identities.make_identity("trusted", "b2" * 32)
     db().execute(
-        "UPDATE nostr_identities SET last_seen = now() - interval '31 days', tier = 'elite'"
-        " WHERE pubkey = :pk",
+        "UPDATE nostr_identities SET last_seen = now() - interval '31 days' WHERE pubkey = :pk",
         pk=away,
     )
     token = identities.token_for(away)

@@ -10,7 +10,9 @@ from nostr_keys import NostrKey
 
 import timmy.identity as identity
 from timmy.data import identities
+from timmy.data.identities import TrustTier
 from timmy.db.connection import db, transaction
+from timmy.identity.settings import settings as identity_settings
 from timmy.runtime import reset_caches
 
 DAY = timedelta(days=1)
@@ -71,7 +73,7 @@ def test_ensure_identity_lives_and_dies_with_the_callers_transaction(pubkey: str
     with transaction() as tx:
         identity.ensure_identity(tx, pubkey)
         identity.ensure_identity(tx, pubkey)  # idempotent
-    assert stored(pubkey)["tier"] == "new"
+    assert identity.tier_of(pubkey) == TrustTier.NEW
 
 
 def test_ensure_identity_refuses_a_non_pubkey(clean_db: None) -> None:
@@ -107,7 +109,7 @@ def test_successes_promote_through_every_tier(pubkey: str, t0: datetime) -> None
     assert seen[9] == "trusted"  # score 50
     assert seen[38] == "trusted"  # score 195
     assert seen[39] == "elite"  # score 200
-    assert stored(pubkey)["tier"] == "elite"
+    assert stored(pubkey)["trust_score"] == 200
 
 
 def test_a_failure_outweighs_a_success_and_demotes(pubkey: str, t0: datetime) -> None:
@@ -118,7 +120,7 @@ def test_a_failure_outweighs_a_success_and_demotes(pubkey: str, t0: datetime) ->
 
     row = stored(pubkey)
     assert row["trust_score"] == 40
-    assert row["tier"] == "established"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
     assert (row["success_count"], row["failure_count"], row["interaction_count"]) == (10, 1, 11)
 
 
@@ -143,10 +145,10 @@ def test_thresholds_come_from_config(
 
     assert identity.tier_of(pubkey, now=t0) == "new"
     assert identity.profile(pubkey, now=t0).tier == "new"
-    # And the next outcome stores it (a free success: counted, but it earns nothing)
+    # And so do writes (a free success: counted, but it earns nothing)
     identity.record_success(pubkey, paid_sats=0, now=t0)
     assert stored(pubkey)["trust_score"] == 10
-    assert stored(pubkey)["tier"] == "new"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.NEW
 
 
 # ---------------------------------------------------------------- decay
@@ -219,7 +221,7 @@ def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) ->
     assert errors == []
     row = stored(pubkey)
     assert (row["trust_score"], row["success_count"], row["interaction_count"]) == (250, 50, 50)
-    assert row["tier"] == "elite"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ELITE
 
 
 def test_concurrent_first_contact_creates_one_row(pubkey: str, t0: datetime) -> None:
@@ -241,7 +243,7 @@ def test_concurrent_mixed_outcomes_sum_exactly(pubkey: str, t0: datetime) -> Non
     row = stored(pubkey)
     assert row["trust_score"] == 1000 + 25 * 5 - 25 * 10
     assert (row["success_count"], row["failure_count"]) == (25, 25)
-    assert row["tier"] == "elite"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ELITE
 
 
 def test_concurrent_decaying_reads_write_nothing(pubkey: str, t0: datetime) -> None:
@@ -272,19 +274,35 @@ def test_sats_absorbed_today_resets_after_a_day(pubkey: str, t0: datetime) -> No
     assert identity.profile(pubkey, now=t0 + DAY).sats_absorbed_today == 0
 
 
-def test_trust_rules_tier_for_matches_the_sql(pubkey: str, t0: datetime) -> None:
-    rules = identity.settings().rules
-    for score in (0, 9, 10, 49, 50, 199, 200, 10_000):
+def test_the_tier_is_the_highest_whose_threshold_the_score_reaches(
+    pubkey: str, t0: datetime
+) -> None:
+    # Defaults: established 10, trusted 50, elite 200. Reads and writes compute it alike.
+    expected = {
+        0: TrustTier.NEW,
+        9: TrustTier.NEW,
+        10: TrustTier.ESTABLISHED,
+        49: TrustTier.ESTABLISHED,
+        50: TrustTier.TRUSTED,
+        199: TrustTier.TRUSTED,
+        200: TrustTier.ELITE,
+        10_000: TrustTier.ELITE,
+    }
+    rules = identity_settings().rules
+    for score, tier in expected.items():
         db().execute(
-            "INSERT INTO nostr_identities (pubkey, trust_score) VALUES (:pk, :s)"
-            " ON CONFLICT (pubkey) DO UPDATE SET trust_score = :s, tier = 'new'",
+            "INSERT INTO nostr_identities (pubkey, trust_score, last_seen) VALUES (:pk, :s, :at)"
+            " ON CONFLICT (pubkey) DO UPDATE SET trust_score = :s, last_seen = :at",
             pk=pubkey,
             s=score,
+            at=t0,
         )
         with transaction() as tx:
-            row = identities.read_decayed(tx, pubkey, now=t0, rules=rules)
-        assert row is not None
-        assert row["tier"] == rules.tier_for(score), score
+            read = identities.read_decayed(tx, pubkey, now=t0, rules=rules)
+            written = identities.record_outcome(tx, pubkey, now=t0, rules=rules)  # a sighting
+        assert read is not None
+        assert (read.trust_score, read.tier) == (score, tier)
+        assert (written.trust_score, written.tier) == (score, tier)
 
 
 def test_own_transaction_functions_refuse_to_commit_the_callers(pubkey: str, t0: datetime) -> None:

@@ -13,6 +13,7 @@ from paid_sessions import paid_session
 
 from timmy import freetier
 from timmy.data import sessions as data
+from timmy.data.pool import Serve
 from timmy.db.connection import db, transaction
 from timmy.sessions.requests import release_abandoned_holds
 
@@ -32,7 +33,7 @@ def dead_request(session_id: str, *, hold: int, pool: int = 0, age_seconds: int)
             estimated_output_tokens=10,
             estimate_sats=hold + pool,
             reserved_sats=hold,
-            free_tier="partial" if pool else "gate",
+            free_tier=Serve.PARTIAL if pool else Serve.GATE,
             pool_reserved_sats=pool,
         )
         tx.execute(

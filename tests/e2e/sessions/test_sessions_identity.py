@@ -8,6 +8,7 @@ import pytest
 from nostr_keys import NostrKey
 
 from timmy import freetier, identity
+from timmy.data.identities import TrustTier
 from timmy.db.connection import db
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def test_free_requests_do_not_farm_trust(sessions: Sessions, clean_db: None) -> 
         absorbed += response.json()["absorbed_sats"]
 
     # Trust is what was paid: a point per 10 sats, within the day's cap of 20
-    row = db().one("SELECT trust_score, tier FROM nostr_identities WHERE pubkey = :p", p=pubkey)
-    assert row == {"trust_score": min(20, charged // 10), "tier": "new"}
-    assert identity.tier_of(pubkey) == "new"
+    score = db().scalar("SELECT trust_score FROM nostr_identities WHERE pubkey = :p", p=pubkey)
+    assert score == min(20, charged // 10)
+    assert identity.tier_of(pubkey) == TrustTier.NEW
     assert absorbed == 0  # still new: the pool paid nothing
