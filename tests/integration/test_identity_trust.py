@@ -11,7 +11,7 @@ from nostr_keys import NostrKey
 import timmy.identity as identity
 from timmy.data import identities
 from timmy.data.identities import TrustTier
-from timmy.db.connection import db, transaction
+from timmy.db.connection import NestedTransactionError, db, transaction
 from timmy.identity.settings import settings as identity_settings
 from timmy.runtime import reset_caches
 
@@ -54,8 +54,8 @@ def succeed(pubkey: str, times: int, now: datetime) -> None:
 
 
 def test_anonymous_and_unknown_callers(pubkey: str) -> None:
-    assert identity.tier_of(None) == "anonymous"
-    assert identity.tier_of(pubkey) == "new"
+    assert identity.tier_of(None) == TrustTier.ANONYMOUS
+    assert identity.tier_of(pubkey) == TrustTier.NEW
     # Reading never creates an identity
     assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
 
@@ -103,18 +103,18 @@ def test_successes_promote_through_every_tier(pubkey: str, t0: datetime) -> None
     for _ in range(40):
         identity.record_success(pubkey, paid_sats=PAID, now=t0)
         seen.append(identity.tier_of(pubkey, now=t0))
-    assert seen[0] == "new"
-    assert seen[1] == "established"  # score 10
-    assert seen[8] == "established"  # score 45
-    assert seen[9] == "trusted"  # score 50
-    assert seen[38] == "trusted"  # score 195
-    assert seen[39] == "elite"  # score 200
+    assert seen[0] == TrustTier.NEW
+    assert seen[1] == TrustTier.ESTABLISHED  # score 10
+    assert seen[8] == TrustTier.ESTABLISHED  # score 45
+    assert seen[9] == TrustTier.TRUSTED  # score 50
+    assert seen[38] == TrustTier.TRUSTED  # score 195
+    assert seen[39] == TrustTier.ELITE  # score 200
     assert stored(pubkey)["trust_score"] == 200
 
 
 def test_a_failure_outweighs_a_success_and_demotes(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 10, t0)  # 50: trusted
-    assert identity.tier_of(pubkey, now=t0) == "trusted"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.TRUSTED
 
     identity.record_failure(pubkey, now=t0)
 
@@ -137,14 +137,14 @@ def test_thresholds_come_from_config(
     pubkey: str, t0: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     succeed(pubkey, 2, t0)
-    assert identity.tier_of(pubkey, now=t0) == "established"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
 
     # When the operator raises the bar, reads follow at once (the tier is computed on read)
     monkeypatch.setenv("TRUST_THRESHOLD_ESTABLISHED", "20")
     reset_caches()
 
-    assert identity.tier_of(pubkey, now=t0) == "new"
-    assert identity.profile(pubkey, now=t0).tier == "new"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.NEW
+    assert identity.profile(pubkey, now=t0).tier == TrustTier.NEW
     # And so do writes (a free success: counted, but it earns nothing)
     identity.record_success(pubkey, paid_sats=0, now=t0)
     assert stored(pubkey)["trust_score"] == 10
@@ -157,7 +157,7 @@ def test_thresholds_come_from_config(
 def test_no_decay_within_the_grace_period(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 10, t0)
     profile = identity.profile(pubkey, now=t0 + 29 * DAY)
-    assert (profile.score, profile.tier) == (50, "trusted")
+    assert (profile.score, profile.tier) == (50, TrustTier.TRUSTED)
 
 
 def test_decay_after_absence_is_computed_on_read_and_never_stored(
@@ -168,7 +168,7 @@ def test_decay_after_absence_is_computed_on_read_and_never_stored(
     before = stored(pubkey)
 
     # When it is read after 31 days, one period is pending: 45, established
-    assert identity.tier_of(pubkey, now=t0 + 31 * DAY) == "established"
+    assert identity.tier_of(pubkey, now=t0 + 31 * DAY) == TrustTier.ESTABLISHED
     assert identity.profile(pubkey, now=t0 + 40 * DAY).score == 45
     # The second period is pending at 60 days: 50 * 0.81 = 40.5 -> 40
     assert identity.profile(pubkey, now=t0 + 61 * DAY).score == 40
@@ -180,7 +180,7 @@ def test_a_long_absence_compounds(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 40, t0)  # 200: elite
     # Five periods at once: 200 * 0.9^5 = 118.098 -> 118
     profile = identity.profile(pubkey, now=t0 + 151 * DAY)
-    assert (profile.score, profile.tier) == (118, "trusted")
+    assert (profile.score, profile.tier) == (118, TrustTier.TRUSTED)
 
 
 def test_returning_pays_the_decay_before_earning(pubkey: str, t0: datetime) -> None:
@@ -312,10 +312,10 @@ def test_own_transaction_functions_refuse_to_commit_the_callers(pubkey: str, t0:
             identity.ensure_identity(tx, pubkey)
             identity.record_success(pubkey, paid_sats=PAID, now=t0)
 
-    with pytest.raises(RuntimeError, match="outside"):
+    with pytest.raises(NestedTransactionError):
         nested()
     # The caller's work was rolled back, not committed by the nested call
     assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
     # profile() can join the caller's transaction instead
     with transaction() as tx:
-        assert identity.profile(pubkey, now=t0, tx=tx).tier == "new"
+        assert identity.profile(pubkey, now=t0, tx=tx).tier == TrustTier.NEW

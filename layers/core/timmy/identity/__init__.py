@@ -9,8 +9,9 @@ Contract (shared with the Jobs and Sessions capabilities):
 - ``tier_of(pubkey)``: ``"anonymous"`` for None, else the tier after lazy decay (computed,
   never stored: reading changes no row).
 - ``record_success(pubkey, paid_sats=…)`` / ``record_failure(pubkey)``: one atomic statement
-  each, in its own transaction; concurrent calls lose no update. Only what the caller paid
-  earns trust (see ``record_success``).
+  each, in its own transaction (called inside one, they raise ``NestedTransactionError``
+  rather than commit the caller's half-way); concurrent calls lose no update. Only what the
+  caller paid earns trust (see ``record_success``).
 
 Every function that depends on the time takes an optional ``now`` so tests control the clock.
 """
