@@ -120,7 +120,7 @@ _WRITTEN_COLUMNS = _identity_columns(f"{_T}.trust_score")
 
 
 def rule_params(rules: TrustRules) -> dict[str, object]:
-    """The parameters of :func:`decayed_tier_sql` (and of every statement here but ``:now``)."""
+    """The trust SQL's parameters besides ``:now`` (the tier's, the decay's)."""
     return {
         "elite": rules.elite,
         "trusted": rules.trusted,
