@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from concurrency import outcomes, wait_until
 
 from local.stack import LocalStack
 from timmy import orchestrator, payments
@@ -38,36 +36,6 @@ LONG_REQUEST = "Explain payment channels to a curious child, step by step. " * 4
 @pytest.fixture(autouse=True)
 def _stack(stack: LocalStack, clean_db: None) -> None:
     """The job workflow runs on the local stack's JobStateMachine; the database starts empty."""
-
-
-def together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run each call on its own thread, released at the same instant; results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except Exception as error:  # noqa: BLE001 - returned for the assertions
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def job(job_id: str) -> dict[str, Any]:
@@ -108,7 +76,7 @@ def test_webhook_and_polling_racing_on_one_payment_resume_the_workflow_once(
     def poll() -> str:
         return service.get_job(created.job_id).state
 
-    results = together([webhook, poll] * (THREADS // 2))
+    results = outcomes([webhook, poll] * (THREADS // 2))
 
     # Then nothing failed, the workflow was resumed exactly once, and it moved on
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -146,7 +114,7 @@ def test_concurrent_refund_claims_pay_at_most_once() -> None:
     invoices = [customer_invoice(amount) for _ in range(THREADS)]
 
     # When they all claim the refund at once
-    results = together(
+    results = outcomes(
         [lambda i=invoice: service.refund_job(done["id"], i) for invoice in invoices]
     )
 

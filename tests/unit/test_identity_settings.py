@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from timmy.errors import ConfigurationError
+from timmy.identity import TIERS
 from timmy.identity.login import public_request_url
 from timmy.identity.settings import IdentitySettings, token_secret
 from timmy.runtime import reset_caches
@@ -47,10 +48,7 @@ def test_env_names() -> None:
             "TRUST_DECAY_PCT": "12.5",
         }
     )
-    assert config.rules.tier_for(2) == "new"
-    assert config.rules.tier_for(3) == "established"
-    assert config.rules.tier_for(6) == "trusted"
-    assert config.rules.tier_for(9) == "elite"
+    assert [config.rules.threshold(tier) for tier in TIERS] == [0, 3, 6, 9]
     assert config.rules.decay_period_seconds == 2 * 86_400
     assert config.rules.decay_keep == Decimal("0.875")
     assert (config.rules.sats_per_point, config.rules.max_points_per_day) == (7, 3)

@@ -4,7 +4,6 @@ by moto's ASL interpreter with its Lambda tasks running the real step handlers: 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 import boto3
 import identities
 import pytest
+from concurrency import wait_until
 
 from local.stack import LocalStack
 from timmy import ai
@@ -76,16 +76,6 @@ def payment_wait(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
 
 def sfn() -> Any:
     return boto3.client("stepfunctions", region_name="us-east-1")
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def job(job_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from concurrency import wait_until
 
 from local.stack import LocalStack
 from local.template import function_arn
@@ -33,16 +34,6 @@ def issue_invoice() -> dict[str, Any]:
     created = payments.request_invoice(50, "workflow test")
     with transaction() as tx:
         return payments.record_invoice(tx, created, purpose="test", owner_id="wf")
-
-
-def wait_until(predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def execution_done(arn: str) -> dict[str, Any] | None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import identities
 import pytest
-from concurrency import together
+from concurrency import together, wait_until
 
 from local.stack import LocalStack
 from timmy import freetier, orchestrator, reconcile
@@ -269,16 +268,6 @@ def test_racing_reconcilers_end_each_job_once(lost_workflows: None) -> None:
 
 
 # ------------------------------------------------------------------- executions under moto
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_job_whose_execution_failed_before_ending_it_fails_refundable(

@@ -42,11 +42,11 @@ def work_charge(job: Row, quote: Quote) -> WorkCharge:
     """
     estimate = quote.sats
     decision = freetier.decide(job.get("nostr_pubkey"), estimate)
-    if decision.serve == "free":
-        return WorkCharge(estimate, 0, "free", decision.absorb_sats)
-    if decision.serve == "partial":
-        return WorkCharge(estimate, decision.charge_sats, "partial", decision.absorb_sats)
-    return WorkCharge(estimate, max(MIN_WORK_CHARGE_SATS, estimate), "gate", 0)
+    if decision.serve == Serve.FREE:
+        return WorkCharge(estimate, 0, Serve.FREE, decision.absorb_sats)
+    if decision.serve == Serve.PARTIAL:
+        return WorkCharge(estimate, decision.charge_sats, Serve.PARTIAL, decision.absorb_sats)
+    return WorkCharge(estimate, max(MIN_WORK_CHARGE_SATS, estimate), Serve.GATE, 0)
 
 
 @dataclass(frozen=True, slots=True)
