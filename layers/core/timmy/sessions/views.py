@@ -7,14 +7,14 @@ components into one namespace.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     pass
 
-from timmy.data import invoices
+from timmy.data.invoices import Invoice
 
 SessionState = Literal["awaiting_payment", "active", "paused", "expired"]
 TrustTier = Literal["anonymous", "new", "established", "trusted", "elite"]
@@ -27,8 +27,8 @@ class SessionInvoice(BaseModel):
     expires_at: datetime
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> SessionInvoice:
-        return cls.model_validate(invoices.public_view(row))
+    def of(cls, invoice: Invoice) -> SessionInvoice:
+        return cls.model_validate(invoice, from_attributes=True)
 
 
 class SessionCreated(BaseModel):
