@@ -20,6 +20,7 @@ from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
 from timmy.ai.base import AIResult, RetryableAIError
 from timmy.ai.stub import StubProvider
 from timmy.data import jobs as job_rows
+from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import service
 from timmy.lightning.dev_payer import pay_own_invoice
@@ -88,7 +89,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
     raise AssertionError("condition not reached in time")
 
 
-def job(job_id: str) -> dict[str, Any]:
+def job(job_id: str) -> Job:
     with transaction() as tx:
         row = job_rows.get(tx, job_id)
     assert row is not None
@@ -97,7 +98,7 @@ def job(job_id: str) -> dict[str, Any]:
 
 def finished(job_id: str) -> dict[str, Any]:
     """The execution's description once it has ended."""
-    arn = job(job_id)["execution_arn"]
+    arn = job(job_id).execution_arn
 
     def done() -> dict[str, Any] | None:
         described: dict[str, Any] = sfn().describe_execution(executionArn=arn)
@@ -108,7 +109,7 @@ def finished(job_id: str) -> dict[str, Any]:
 
 
 def entered_states(job_id: str) -> list[str]:
-    history = sfn().get_execution_history(executionArn=job(job_id)["execution_arn"])
+    history = sfn().get_execution_history(executionArn=job(job_id).execution_arn)
     return [
         event["stateEnteredEventDetails"]["name"]
         for event in history["events"]
@@ -132,7 +133,7 @@ def pool() -> int:
 
 
 def pay_when_awaited(job_id: str, state: str, column: str) -> None:
-    wait_until(lambda: job(job_id)["state"] == state)
+    wait_until(lambda: job(job_id).state == state)
     assert pay_own_invoice(job(job_id)[column]).paid
 
 
@@ -165,9 +166,9 @@ def test_paid_job_runs_every_step_once_and_completes(provider: CountingProvider)
     assert entered_states(job_id) == SUCCESS_PATH
     assert provider.calls == {"evaluate": 1, "work": 1}
     row = job(job_id)
-    assert row["state"] == "complete"
-    assert row["refundable_sats"] == row["work_paid_sats"] - row["actual_cost_sats"]
-    assert row["trust_recorded_at"] is not None
+    assert row.state == JobState.COMPLETE
+    assert row.refundable_sats == row.work_paid_sats - row.actual_cost_sats
+    assert row.trust_recorded_at is not None
 
 
 def test_rejection_ends_the_workflow_after_evaluating(provider: CountingProvider) -> None:
@@ -184,7 +185,7 @@ def test_rejection_ends_the_workflow_after_evaluating(provider: CountingProvider
         "RecordRejection",
         "Rejected",
     ]
-    assert job(job_id)["state"] == "rejected"
+    assert job(job_id).state == JobState.REJECTED
     assert provider.calls == {"evaluate": 1}
 
 
@@ -202,7 +203,7 @@ def test_unpaid_eval_invoice_times_out_and_expires(payment_wait: Callable[[int],
         "ExpireJob",
         "Expired",
     ]
-    assert job(job_id)["state"] == "expired"
+    assert job(job_id).state == JobState.EXPIRED
 
 
 def test_unpaid_work_invoice_times_out_and_expires(payment_wait: Callable[[int], None]) -> None:
@@ -220,7 +221,7 @@ def test_unpaid_work_invoice_times_out_and_expires(payment_wait: Callable[[int],
         "Expired",
     ]
     row = job(job_id)
-    assert (row["state"], row["eval_paid_sats"], row["refundable_sats"]) == ("expired", 10, 0)
+    assert (row.state, row.eval_paid_sats, row.refundable_sats) == (JobState.EXPIRED, 10, 0)
 
 
 def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
@@ -235,7 +236,7 @@ def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
         job_id = start("Paid at the last moment")
         pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
         # When the wait times out, the expiry step finds the invoice paid after all
-        wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
+        wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
     pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
 
     described = finished(job_id)
@@ -250,7 +251,7 @@ def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
         "Evaluate",
     ]
     assert states[-1] == "Complete"
-    assert job(job_id)["state"] == "complete"
+    assert job(job_id).state == JobState.COMPLETE
 
 
 def test_a_retryable_ai_error_is_retried_with_backoff(provider: CountingProvider) -> None:
@@ -261,7 +262,7 @@ def test_a_retryable_ai_error_is_retried_with_backoff(provider: CountingProvider
 
     assert finished(job_id)["status"] == "SUCCEEDED"
     assert provider.calls == {"evaluate": 2, "work": 1}
-    assert job(job_id)["state"] == "complete"
+    assert job(job_id).state == JobState.COMPLETE
 
 
 def test_retryable_errors_outlasting_the_retries_fail_the_job(
@@ -277,7 +278,7 @@ def test_retryable_errors_outlasting_the_retries_fail_the_job(
     assert provider.calls == {"evaluate": 3}  # the first try and two retries
     assert entered_states(job_id)[-3:] == ["FailJob", "RecordFailure", "Failed"]
     row = job(job_id)
-    assert (row["state"], row["error_code"], row["refundable_sats"]) == (
+    assert (row.state, row.error_code, row.refundable_sats) == (
         "failed",
         "ai_unavailable",
         10,
@@ -294,10 +295,10 @@ def test_a_permanent_work_error_is_not_retried_and_refunds_everything(
     assert finished(job_id)["status"] == "FAILED"
     assert provider.calls == {"evaluate": 1, "work": 1}
     row = job(job_id)
-    assert row["state"] == "failed"
-    assert row["error_code"] == "ai_failed"
-    assert row["refundable_sats"] == row["eval_paid_sats"] + row["work_paid_sats"]
-    assert row["work_paid_sats"] > 0
+    assert row.state == JobState.FAILED
+    assert row.error_code == "ai_failed"
+    assert row.refundable_sats == row.eval_paid_sats + row.work_paid_sats
+    assert row.work_paid_sats > 0
 
 
 def test_an_unexpected_step_error_fails_the_job_without_leaking_details(
@@ -314,10 +315,10 @@ def test_an_unexpected_step_error_fails_the_job_without_leaking_details(
 
     assert finished(job_id)["status"] == "FAILED"
     row = job(job_id)
-    assert row["state"] == "failed"
-    assert row["error_code"] == "internal_error"
-    assert "secret" not in row["error_message"]
-    assert row["refundable_sats"] == 10
+    assert row.state == JobState.FAILED
+    assert row.error_code == "internal_error"
+    assert "secret" not in row.error_message
+    assert row.refundable_sats == 10
     # The eval invoice was paid; no work invoice was issued
     assert db().scalar("SELECT count(*) FROM invoices WHERE owner_id = :id", id=job_id) == 1
 
@@ -350,13 +351,13 @@ def test_a_free_job_goes_from_pricing_straight_to_execute(provider: CountingProv
     assert entered_states(job_id) == FREE_PATH
     assert provider.calls == {"evaluate": 1, "work": 1}
     row = job(job_id)
-    assert (row["state"], row["free_tier_serve"], row["work_payment_hash"]) == (
+    assert (row.state, row.free_tier_serve, row.work_payment_hash) == (
         "complete",
         "free",
         None,
     )
-    assert row["absorbed_sats"] == row["actual_cost_sats"] > 0
-    assert pool() == 10_000 - row["actual_cost_sats"]
+    assert row.absorbed_sats == row.actual_cost_sats > 0
+    assert pool() == 10_000 - row.actual_cost_sats
 
 
 def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingProvider) -> None:
@@ -365,10 +366,10 @@ def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingP
     pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
 
     # When the discounted work invoice is issued, then paid
-    wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
+    wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
     priced = job(job_id)
-    assert priced["free_tier_serve"] == "partial"
-    assert priced["work_charge_sats"] == priced["work_estimate_sats"] - 3
+    assert priced.free_tier_serve == "partial"
+    assert priced.work_charge_sats == priced.work_estimate_sats - 3
     assert pool() == 10_000
     pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
 
@@ -376,10 +377,10 @@ def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingP
     assert finished(job_id)["status"] == "SUCCEEDED"
     assert entered_states(job_id) == SUCCESS_PATH
     row = job(job_id)
-    assert row["state"] == "complete"
-    assert row["absorbed_sats"] == min(3, row["actual_cost_sats"])
-    assert row["refundable_sats"] == row["work_paid_sats"] - max(
-        0, row["actual_cost_sats"] - row["absorbed_sats"]
+    assert row.state == JobState.COMPLETE
+    assert row.absorbed_sats == min(3, row.actual_cost_sats)
+    assert row.refundable_sats == row.work_paid_sats - max(
+        0, row.actual_cost_sats - row.absorbed_sats
     )
 
 
@@ -397,6 +398,6 @@ def test_a_free_job_whose_work_fails_ends_failed_with_its_reservation_released(
         "Failed",
     ]
     row = job(job_id)
-    assert (row["state"], row["error_code"], row["refundable_sats"]) == ("failed", "ai_failed", 10)
-    assert (row["absorbed_sats"], row["pool_reserved_sats"]) == (0, 0)
+    assert (row.state, row.error_code, row.refundable_sats) == (JobState.FAILED, "ai_failed", 10)
+    assert (row.absorbed_sats, row.pool_reserved_sats) == (0, 0)
     assert pool() == 10_000

@@ -295,7 +295,7 @@ def record_failure(
                 "cleanup_error": cleanup_result.get("Error"),
             },
         )
-    message = describe_failure(error, cause, row)
+    message = describe_failure(error, cause, progress=row.progress, ip_polls=row.ip_polls)
     with transaction() as tx:
         failed = jobs.mark_failed(
             tx, job_id, error_message=message, cleanup_complete=cleanup_complete
@@ -304,14 +304,16 @@ def record_failure(
     return {"state": final.state, "error_message": final.error_message}
 
 
-def describe_failure(error: str, cause: str | None, row: BootstrapJob) -> str:
+def describe_failure(
+    error: str, cause: str | None, *, progress: BootstrapProgress, ip_polls: int
+) -> str:
     """The job's error_message: the reason, in words, and the step it happened in."""
     if error == INVOICE_EXPIRED:
         return "The invoice expired before it was paid."
     if error == DROPLET_IP_TIMEOUT:
-        polls = row.ip_polls
         return (
-            f"The droplet did not get a public IP address after {polls} checks; it was destroyed."
+            f"The droplet did not get a public IP address after {ip_polls} checks; it was"
+            " destroyed."
         )
     if error in _EXPLAINED_ERRORS:
         detail = _error_message(cause) or "The cloud provider failed."
@@ -321,7 +323,7 @@ def describe_failure(error: str, cause: str | None, row: BootstrapJob) -> str:
         detail = "The provisioning workflow stopped before the node was ready."
     else:
         detail = "An internal error stopped provisioning."
-    where = messages.FAILED_WHILE.get(row.progress)
+    where = messages.FAILED_WHILE.get(progress)
     return f"{detail.rstrip('.')} ({where})." if where else detail
 
 

@@ -120,11 +120,15 @@ class TrustClaim:
 _COLUMNS = ", ".join("id::text AS id" if f.name == "id" else f.name for f in fields(Job))
 _RETURNING = f"RETURNING {_COLUMNS}"
 
-# Every statement gets each state as a parameter named by its value (``state = :executing``);
-# pg8000 sends only the parameters a statement names.
-_STATES: Final = {state.value: state.value for state in JobState}
 _FREE: Final[Serve] = "free"
 _PARTIAL: Final[Serve] = "partial"
+# Every statement gets each state (and free tier serve) as a parameter named by its value
+# (``state = :executing``); pg8000 sends only the parameters a statement names.
+_STATES: Final[dict[str, str]] = {
+    **{state.value: state.value for state in JobState},
+    _FREE: _FREE,
+    _PARTIAL: _PARTIAL,
+}
 
 
 def _in(states: frozenset[JobState]) -> str:
