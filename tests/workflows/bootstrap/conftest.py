@@ -26,6 +26,7 @@ from local.stack import LocalStack
 from timmy import payments
 from timmy.bootstrap import clients
 from timmy.data import bootstrap as jobs
+from timmy.data.invoices import PaymentPurpose
 from timmy.db.connection import Row, transaction
 from timmy.provisioning.sshkeys import md5_fingerprint
 from timmy.runtime import reset_caches
@@ -254,7 +255,9 @@ class Workflow:
         job_id = uuid4()
         created = payments.request_invoice(amount_sats, "bootstrap workflow test")
         with transaction() as tx:
-            payments.record_invoice(tx, created, purpose="bootstrap", owner_id=str(job_id))
+            payments.record_invoice(
+                tx, created, purpose=PaymentPurpose.BOOTSTRAP, owner_id=str(job_id)
+            )
             jobs.insert(
                 tx, job_id=job_id, payment_hash=created.payment_hash, amount_sats=amount_sats
             )
