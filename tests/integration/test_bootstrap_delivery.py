@@ -20,6 +20,7 @@ from timmy.bootstrap import secrets as key_store
 from timmy.bootstrap import service, steps
 from timmy.bootstrap.models import BootstrapStatus
 from timmy.data import bootstrap as jobs
+from timmy.data.bootstrap import BootstrapState
 from timmy.data.invoices import PaymentPurpose
 from timmy.db.connection import db, transaction
 from timmy.errors import UpstreamUnavailable
@@ -113,7 +114,7 @@ def test_concurrent_first_gets_deliver_the_key_exactly_once(ready_job: UUID) -> 
     assert errors == []
     keys = [a.ssh_private_key for a in answers if a.ssh_private_key]
     assert keys == [stored["private_key"]]
-    assert all(a.state == "ready" and a.ssh_key_note for a in answers)
+    assert all(a.state == BootstrapState.READY and a.ssh_key_note for a in answers)
     assert secret_of(ready_job) is None
     assert delivery_columns(ready_job) == {"ssh_key_delivered": True, "secret_deleted": True}
 
@@ -172,7 +173,7 @@ def test_crash_after_the_claim_never_loses_or_repeats_the_key(
 def test_a_missing_secret_is_reported_not_crashed_on(ready_job: UUID) -> None:
     key_store.delete(key_store.secret_name(ready_job))
     answer = status(ready_job)
-    assert answer.state == "ready"
+    assert answer.state == BootstrapState.READY
     assert answer.ssh_private_key is None
     assert answer.ssh_key_note
     assert "no longer available" in answer.ssh_key_note
@@ -205,7 +206,7 @@ def test_the_secret_is_named_under_the_stage_prefix(ready_job: UUID) -> None:
 def test_awaiting_payment_shows_the_invoice_and_how_to_pay(clean_db: None) -> None:
     job_id, payment_hash = new_job()
     answer = status(job_id)
-    assert answer.state == "awaiting_payment"
+    assert answer.state == BootstrapState.AWAITING_PAYMENT
     assert answer.invoice is not None
     assert answer.invoice.payment_hash == payment_hash
     assert answer.invoice.amount_sats == 10_000
@@ -222,7 +223,7 @@ def test_provisioning_reports_the_step_under_way(clean_db: None) -> None:
         id=str(job_id),
     )
     answer = status(job_id)
-    assert answer.state == "provisioning"
+    assert answer.state == BootstrapState.PROVISIONING
     assert answer.progress == "wait_for_ip"
     assert answer.message == (
         "Provisioning your Bitcoin full node. The droplet is booting; waiting for its public "
@@ -243,7 +244,7 @@ def test_failed_shows_the_error_and_what_to_do(clean_db: None) -> None:
         {"Error": "ProvisioningUnavailable", "Cause": "{}"},
     )
     answer = status(job_id)
-    assert answer.state == "failed"
+    assert answer.state == BootstrapState.FAILED
     assert answer.error_message == "DigitalOcean refused (while starting)."
     assert answer.message == f"Provisioning failed: {answer.error_message}"
     assert any("POST" in step and "/api/bootstrap" in step for step in answer.next_steps)

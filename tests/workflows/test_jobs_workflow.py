@@ -132,9 +132,11 @@ def pool() -> int:
     return int(db().scalar("SELECT balance_sats FROM generosity_pool"))
 
 
-def pay_when_awaited(job_id: str, state: str, column: str) -> None:
+def pay_when_awaited(job_id: str, state: JobState) -> None:
     wait_until(lambda: job(job_id).state == state)
-    assert pay_own_invoice(job(job_id)[column]).paid
+    payment_hash = job(job_id).awaited_payment_hash
+    assert payment_hash is not None
+    assert pay_own_invoice(payment_hash).paid
 
 
 @pytest.fixture(autouse=True)
@@ -157,8 +159,8 @@ def test_the_job_state_machine_is_the_one_the_template_defines(stack: LocalStack
 
 def test_paid_job_runs_every_step_once_and_completes(provider: CountingProvider) -> None:
     job_id = start("A poem about sats")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     described = finished(job_id)
 
@@ -173,7 +175,7 @@ def test_paid_job_runs_every_step_once_and_completes(provider: CountingProvider)
 
 def test_rejection_ends_the_workflow_after_evaluating(provider: CountingProvider) -> None:
     job_id = start("No [[reject]]")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     described = finished(job_id)
 
@@ -209,7 +211,7 @@ def test_unpaid_eval_invoice_times_out_and_expires(payment_wait: Callable[[int],
 def test_unpaid_work_invoice_times_out_and_expires(payment_wait: Callable[[int], None]) -> None:
     payment_wait(2)
     job_id = start("Evaluated only")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     described = finished(job_id)
 
@@ -234,10 +236,10 @@ def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
     with monkeypatch.context() as patch:
         patch.setattr(payments, "resume_waiting_workflow", lambda payment_hash: False)
         job_id = start("Paid at the last moment")
-        pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+        pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
         # When the wait times out, the expiry step finds the invoice paid after all
         wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     described = finished(job_id)
 
@@ -257,8 +259,8 @@ def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
 def test_a_retryable_ai_error_is_retried_with_backoff(provider: CountingProvider) -> None:
     provider.fail_first_evaluations = 1
     job_id = start("Flaky provider")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     assert finished(job_id)["status"] == "SUCCEEDED"
     assert provider.calls == {"evaluate": 2, "work": 1}
@@ -269,7 +271,7 @@ def test_retryable_errors_outlasting_the_retries_fail_the_job(
     provider: CountingProvider,
 ) -> None:
     job_id = start("Provider down [[fail:retryable]]")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     described = finished(job_id)
 
@@ -289,8 +291,8 @@ def test_a_permanent_work_error_is_not_retried_and_refunds_everything(
     provider: CountingProvider,
 ) -> None:
     job_id = start("Broken work [[fail-work:permanent]]")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     assert finished(job_id)["status"] == "FAILED"
     assert provider.calls == {"evaluate": 1, "work": 1}
@@ -311,7 +313,7 @@ def test_an_unexpected_step_error_fails_the_job_without_leaking_details(
 
     monkeypatch.setattr(quote, "estimate", broken_estimate)
     job_id = start("Pricing breaks")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     assert finished(job_id)["status"] == "FAILED"
     row = job(job_id)
@@ -344,7 +346,7 @@ def test_a_free_job_goes_from_pricing_straight_to_execute(provider: CountingProv
     job_id = start(REQUEST, caller_token("trusted"))
 
     # When only the eval fee is paid
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     # Then the machine skips the work payment and completes
     assert finished(job_id)["status"] == "SUCCEEDED"
@@ -363,7 +365,7 @@ def test_a_free_job_goes_from_pricing_straight_to_execute(provider: CountingProv
 def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingProvider) -> None:
     # Given an established caller with 3 sats of today's free budget left
     job_id = start(REQUEST, caller_token("established", absorbed_today=47))
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     # When the discounted work invoice is issued, then paid
     wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
@@ -371,7 +373,7 @@ def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingP
     assert priced.free_tier_serve == "partial"
     assert priced.work_charge_sats == priced.work_estimate_sats - 3
     assert pool() == 10_000
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     # Then it runs the paid path and completes with the pool's part absorbed
     assert finished(job_id)["status"] == "SUCCEEDED"
@@ -388,7 +390,7 @@ def test_a_free_job_whose_work_fails_ends_failed_with_its_reservation_released(
     provider: CountingProvider,
 ) -> None:
     job_id = start("Broken work [[fail-work:permanent]]", caller_token("trusted"))
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     assert finished(job_id)["status"] == "FAILED"
     assert entered_states(job_id) == [

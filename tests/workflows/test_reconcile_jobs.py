@@ -365,7 +365,7 @@ def test_a_job_another_reconciler_holds_is_left_to_it(lost_workflows: None) -> N
     with transaction() as tx:
         assert (
             job_rows.claim_for_reconcile(
-                tx, job_id, state="evaluating", updated_at=row.updated_at, lease_seconds=300
+                tx, job_id, state=JobState.EVALUATING, updated_at=row.updated_at, lease_seconds=300
             )
             is not None
         )

@@ -26,8 +26,9 @@ from local.stack import LocalStack
 from timmy import payments
 from timmy.bootstrap import clients
 from timmy.data import bootstrap as jobs
+from timmy.data.bootstrap import BootstrapJob
 from timmy.data.invoices import PaymentPurpose
-from timmy.db.connection import Row, transaction
+from timmy.db.connection import transaction
 from timmy.provisioning.sshkeys import md5_fingerprint
 from timmy.runtime import reset_caches
 
@@ -268,7 +269,7 @@ class Workflow:
 
         assert pay_own_invoice(payment_hash).paid
 
-    def row(self, job_id: UUID) -> Row:
+    def row(self, job_id: UUID) -> BootstrapJob:
         with transaction() as tx:
             row = jobs.get(tx, job_id)
         assert row is not None

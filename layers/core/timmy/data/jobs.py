@@ -465,7 +465,7 @@ def claim_for_reconcile(
         "      OR reconcile_claimed_at < now() - make_interval(secs => :lease))"
         f" {_RETURNING}",
         id=job_id,
-        state=state.value,
+        state=state,
         seen=updated_at,
         lease=lease_seconds,
     )
