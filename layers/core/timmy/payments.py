@@ -38,10 +38,9 @@ class Confirmation(enum.StrEnum):
     PAID_NOW = "paid_now"  # this call flipped it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConfirmResult:
     outcome: Confirmation
-    invoice: Invoice | None
 
     @property
     def paid(self) -> bool:
@@ -115,16 +114,16 @@ def confirm_payment(payment_hash: str) -> ConfirmResult:
     with transaction() as tx:
         invoice = invoices.get(tx, payment_hash)
     if invoice is None:
-        return ConfirmResult(Confirmation.UNKNOWN, None)
+        return ConfirmResult(Confirmation.UNKNOWN)
     if invoice.state == InvoiceState.EXPIRED:
-        return ConfirmResult(Confirmation.EXPIRED, invoice)
+        return ConfirmResult(Confirmation.EXPIRED)
     if invoice.state == InvoiceState.PAID:
         resume_waiting_workflow(payment_hash)
-        return ConfirmResult(Confirmation.ALREADY_PAID, invoice)
+        return ConfirmResult(Confirmation.ALREADY_PAID)
 
     status = backend().check(payment_hash)
     if not status.paid:
-        return ConfirmResult(Confirmation.NOT_PAID, invoice)
+        return ConfirmResult(Confirmation.NOT_PAID)
 
     with transaction() as tx:
         flipped = invoices.mark_paid(tx, payment_hash, status.preimage)
@@ -137,13 +136,13 @@ def confirm_payment(payment_hash: str) -> ConfirmResult:
         assert current is not None
         if current.state == InvoiceState.PAID:
             resume_waiting_workflow(payment_hash)
-            return ConfirmResult(Confirmation.ALREADY_PAID, current)
-        return ConfirmResult(Confirmation.EXPIRED, current)
+            return ConfirmResult(Confirmation.ALREADY_PAID)
+        return ConfirmResult(Confirmation.EXPIRED)
     logger.info(
         "invoice paid", extra={"payment_hash": payment_hash, "purpose": str(flipped.purpose)}
     )
     resume_waiting_workflow(payment_hash)
-    return ConfirmResult(Confirmation.PAID_NOW, flipped)
+    return ConfirmResult(Confirmation.PAID_NOW)
 
 
 def attach_task_token(payment_hash: str, task_token: str) -> bool:

@@ -55,7 +55,7 @@ _COLUMNS = ", ".join(
 )
 
 
-def purpose_of(raw: str) -> PaymentPurpose:
+def _purpose(raw: str) -> PaymentPurpose:
     try:
         return PaymentPurpose(raw)
     except ValueError:
@@ -64,7 +64,7 @@ def purpose_of(raw: str) -> PaymentPurpose:
 
 def _invoice(row: Row) -> Invoice:
     return Invoice(
-        **{**row, "purpose": purpose_of(row["purpose"]), "state": InvoiceState(row["state"])}
+        **{**row, "purpose": _purpose(row["purpose"]), "state": InvoiceState(row["state"])}
     )
 
 
