@@ -18,7 +18,15 @@ from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.jobs import refunds
 from timmy.jobs.errors import JobConfigurationError, JobNotFound, WorkflowUnavailable
 from timmy.jobs.settings import job_settings
-from timmy.jobs.views import InvoiceOut, JobCreated, JobRefunded, JobView, job_view, refund_of
+from timmy.jobs.views import (
+    InvoiceOut,
+    JobCreated,
+    JobRefunded,
+    JobView,
+    RefundState,
+    job_view,
+    refund_of,
+)
 from timmy.lightning.types import PaymentFailed
 from timmy.observability import log_ref
 from timmy.payouts import service as payouts
@@ -164,7 +172,7 @@ def refund_job(raw_job_id: str, bolt11: str) -> JobRefunded:
     logger.info("job refund %s", refund.state, extra={"job_ref": log_ref(job_id)})
     return JobRefunded(
         job_id=job_id,
-        refunded=refund.state == "sent",
+        refunded=refund.state == RefundState.SENT,
         refund=refund,
         trust_tier=identity.tier_of(job.nostr_pubkey),
     )

@@ -8,6 +8,7 @@ what the free tier does for the job once its work is priced.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Literal
 
@@ -64,8 +65,13 @@ class JobError(BaseModel):
     message: str
 
 
+class RefundState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+
+
 class RefundOut(BaseModel):
-    state: Literal["pending", "sent"] = Field(
+    state: RefundState = Field(
         description="pending: being paid, or its outcome is not known yet (a scheduled"
         " reconciler asks the node and settles it); sent: paid out. A refund whose payment"
         " failed is not shown: it can be claimed again with a new invoice."
@@ -141,7 +147,7 @@ def refund_of(payout: Payout | None, refundable_sats: int) -> RefundOut | None:
     if payout is None or payout.state == PayoutState.FAILED:
         return None
     return RefundOut(
-        state="sent" if payout.state == PayoutState.PAID else "pending",
+        state=RefundState.SENT if payout.state == PayoutState.PAID else RefundState.PENDING,
         amount_sats=refundable_sats,
         payment_hash=payout.payment_hash,
     )
