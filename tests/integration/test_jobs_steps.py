@@ -17,7 +17,7 @@ from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
 from timmy.ai.base import AIResult
 from timmy.ai.stub import StubProvider
 from timmy.data import jobs as data
-from timmy.data.invoices import PaymentPurpose
+from timmy.data.invoices import InvoiceState, PaymentPurpose
 from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import workflow
@@ -198,10 +198,10 @@ def test_a_payment_racing_a_failure_is_either_refunded_or_refused(
             "SELECT state FROM invoices WHERE payment_hash = :h", h=work_hash
         )
         assert ended.state == JobState.FAILED
-        if invoice_state == "paid":
+        if invoice_state == InvoiceState.PAID:
             assert ended.work_paid_sats == ended.work_charge_sats
         else:
-            assert (invoice_state, ended.work_paid_sats) == ("expired", 0)
+            assert (invoice_state, ended.work_paid_sats) == (InvoiceState.EXPIRED, 0)
         assert ended.refundable_sats == ended.eval_paid_sats + ended.work_paid_sats
 
 

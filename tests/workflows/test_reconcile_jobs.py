@@ -24,6 +24,7 @@ from concurrency import together
 from local.stack import LocalStack
 from timmy import freetier, orchestrator, reconcile
 from timmy.data import jobs as job_rows
+from timmy.data.invoices import InvoiceState
 from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import service, workflow
@@ -203,7 +204,7 @@ def test_an_unpaid_job_whose_workflow_was_lost_expires_only_once_its_invoice_has
     assert run(later()).ended["jobs"] == 1
     row = job(job_id)
     assert (row.state, row.refundable_sats) == (JobState.EXPIRED, 0)
-    assert invoice_state(eval_hash) == "expired"
+    assert invoice_state(eval_hash) == InvoiceState.EXPIRED
 
 
 def test_a_payment_whose_notice_was_lost_is_found_and_made_refundable(
@@ -215,14 +216,14 @@ def test_a_payment_whose_notice_was_lost_is_found_and_made_refundable(
     stub = backend()
     assert isinstance(stub, StubBackend)
     stub.mark_paid(eval_hash)
-    assert invoice_state(eval_hash) == "pending"
+    assert invoice_state(eval_hash) == InvoiceState.PENDING
 
     assert run(later()).ended["jobs"] == 1
 
     # Then the payment was booked and is owed back, not expired and lost
     row = job(job_id)
     assert (row.state, row.eval_paid_sats, row.refundable_sats) == (JobState.FAILED, 10, 10)
-    assert invoice_state(eval_hash) == "paid"
+    assert invoice_state(eval_hash) == InvoiceState.PAID
 
 
 def test_a_free_job_whose_workflow_was_lost_gives_its_reservation_back(
