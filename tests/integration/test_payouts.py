@@ -19,6 +19,7 @@ from paid_sessions import paid_session
 
 from timmy import payments
 from timmy.data import payouts as payout_rows
+from timmy.data.invoices import PaymentPurpose
 from timmy.db.connection import db, transaction
 from timmy.errors import TimmyError
 from timmy.jobs import service as jobs
@@ -56,7 +57,7 @@ def ended_job(refundable_sats: int) -> str:
     job_id = str(uuid.uuid4())
     created = payments.request_invoice(refundable_sats, "eval fee")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose="job", owner_id=job_id)
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.JOB, owner_id=job_id)
         tx.execute(
             "INSERT INTO jobs (id, request, eval_fee_sats, eval_payment_hash, eval_paid_sats,"
             " state, refundable_sats, error_code, error_message)"
@@ -158,7 +159,7 @@ def expired_invoice() -> str:
 def own_invoice() -> str:
     created = payments.request_invoice(100, "one of ours")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose="session_topup", owner_id="x")
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.SESSION_TOPUP, owner_id="x")
     return created.payment_request
 
 

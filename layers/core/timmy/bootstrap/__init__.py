@@ -5,18 +5,6 @@ key once); ``steps`` holds the provisioning workflow's steps (BootstrapStateMach
 ``bootstrap_jobs`` row (``timmy.data.bootstrap``) is the source of truth for both.
 """
 
-from __future__ import annotations
+from timmy.bootstrap.errors import BootstrapJobNotFound, JobNotProvisioning
 
-from timmy.errors import Conflict, NotFound
-
-PURPOSE = "bootstrap"
-
-
-class BootstrapJobNotFound(NotFound):
-    code = "bootstrap_job_not_found"
-
-
-class JobNotProvisioning(Conflict):
-    """A workflow step found its job in a state it cannot work on (unpaid, failed, ready)."""
-
-    code = "bootstrap_job_not_provisioning"
+__all__ = ["BootstrapJobNotFound", "JobNotProvisioning"]

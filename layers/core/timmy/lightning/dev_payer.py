@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import SecretStr, model_validator
 
 from timmy.data import invoices
+from timmy.data.invoices import InvoiceState
 from timmy.db.connection import transaction
 from timmy.errors import BadRequest, NotFound
 from timmy.lightning import backend
@@ -58,13 +59,13 @@ def pay_own_invoice(payment_hash: str) -> ConfirmResult:
 
         assert isinstance(ln, StubBackend)
         ln.mark_paid(payment_hash)
-    elif invoice["state"] == "pending":
+    elif invoice.state == InvoiceState.PENDING:
         from timmy.lightning.lnbits import LNbitsBackend
 
         settings = load(DevPayerSettings)
         assert isinstance(ln, LNbitsBackend)
         payer_key = settings.lnbits_dev_payer_key.get_secret_value()
         payer = LNbitsBackend(ln.url, payer_key, payer_key)
-        if payer.pay(str(invoice["payment_request"])).state == PaymentState.FAILED:
+        if payer.pay(invoice.payment_request).state == PaymentState.FAILED:
             raise PaymentFailed("The dev payer wallet could not pay the invoice.")
     return confirm_payment(payment_hash)

@@ -10,8 +10,9 @@ from datetime import datetime
 from timmy import identity, payments
 from timmy.data import invoices
 from timmy.data import sessions as data
+from timmy.data.invoices import Invoice, InvoiceState, PaymentPurpose
 from timmy.data.sessions import Session, SessionState
-from timmy.db.connection import Db, Row, transaction
+from timmy.db.connection import Db, transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.observability import log_ref
 from timmy.payouts.service import max_payout
@@ -33,8 +34,8 @@ from timmy.sessions.views import (
 
 logger = logging.getLogger(__name__)
 
-PURPOSE_DEPOSIT = "session_deposit"
-PURPOSE_TOPUP = "session_topup"
+PURPOSE_DEPOSIT = PaymentPurpose.SESSION_DEPOSIT
+PURPOSE_TOPUP = PaymentPurpose.SESSION_TOPUP
 
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -121,7 +122,7 @@ def poll_payments(row: Session) -> bool:
     for payment_hash in hashes:
         with transaction() as tx:
             invoice = invoices.get(tx, payment_hash)
-        if invoice is None or invoice["state"] != "pending":
+        if invoice is None or invoice.state != InvoiceState.PENDING:
             continue
         try:
             confirmed |= payments.confirm_payment(payment_hash).paid
@@ -130,7 +131,9 @@ def poll_payments(row: Session) -> bool:
     return confirmed
 
 
-def state_of(row: Session, deposit_invoice: Row | None, settings: SessionSettings) -> SessionState:
+def state_of(
+    row: Session, deposit_invoice: Invoice | None, settings: SessionSettings
+) -> SessionState:
     if not row.paid:
         if deposit_invoice is None or _lapsed(deposit_invoice, row):
             return SessionState.EXPIRED
@@ -171,23 +174,23 @@ def view(row: Session, settings: SessionSettings) -> SessionView:
     )
 
 
-def _lapsed(invoice: Row, row: Session) -> bool:
+def _lapsed(invoice: Invoice, row: Session) -> bool:
     """An invoice that can no longer be paid: marked expired, or past its expiry unpaid."""
-    if invoice["state"] == "expired":
+    if invoice.state == InvoiceState.EXPIRED:
         return True
-    return bool(invoice["state"] == "pending" and invoice["expires_at"] <= row.checked_at)
+    return bool(invoice.state == InvoiceState.PENDING and invoice.expires_at <= row.checked_at)
 
 
-def _expiry_of(invoice: Row | None) -> datetime | None:
-    return None if invoice is None else invoice["expires_at"]
+def _expiry_of(invoice: Invoice | None) -> datetime | None:
+    return None if invoice is None else invoice.expires_at
 
 
-def pending_topup(tx: Db, row: Session) -> Row | None:
+def pending_topup(tx: Db, row: Session) -> Invoice | None:
     """The top-up invoice that can still be paid, if there is one."""
     if row.pending_topup_hash is None:
         return None
     invoice = invoices.get(tx, row.pending_topup_hash)
-    if invoice is None or invoice["state"] != "pending" or _lapsed(invoice, row):
+    if invoice is None or invoice.state != InvoiceState.PENDING or _lapsed(invoice, row):
         return None
     return invoice
 

@@ -7,12 +7,12 @@ components into one namespace.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from timmy.data import invoices
 from timmy.data.identities import TrustTier
+from timmy.data.invoices import Invoice
 from timmy.data.sessions import SessionState
 
 
@@ -23,8 +23,8 @@ class SessionInvoice(BaseModel):
     expires_at: datetime
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> SessionInvoice:
-        return cls.model_validate(invoices.public_view(row))
+    def of(cls, invoice: Invoice) -> SessionInvoice:
+        return cls.model_validate(invoice, from_attributes=True)
 
 
 class SessionCreated(BaseModel):
