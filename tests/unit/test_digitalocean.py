@@ -12,9 +12,8 @@ import pytest
 
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.provisioning.cloudinit import USER_DATA_MAX_BYTES, UserDataTooLarge
-from timmy.provisioning.digitalocean import (
-    DigitalOceanClient,
-    Droplet,
+from timmy.provisioning.digitalocean import DigitalOceanClient, Droplet
+from timmy.provisioning.errors import (
     ProvisioningFailed,
     ProvisioningOutcomeUnknown,
     ProvisioningUnavailable,
