@@ -548,7 +548,8 @@ def test_a_rate_limited_call_waits_as_told_then_succeeds() -> None:
 
 
 def test_a_connection_never_made_is_retried() -> None:
-    provider, rec = openai(in_turn(raises(httpx.ConnectError), json_answer(200, openai_completion())))
+    answers = in_turn(raises(httpx.ConnectError), json_answer(200, openai_completion()))
+    provider, rec = openai(answers)
 
     provider.complete("s", "p", 10)
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from timmy.lightning.bolt11 import decode_invoice, encode_invoice, new_preimage
 from timmy.lightning import lnbits
+from timmy.lightning.bolt11 import decode_invoice, encode_invoice, new_preimage
 from timmy.lightning.lnbits import LNbitsBackend
 from timmy.lightning.types import (
     CreatedInvoice,

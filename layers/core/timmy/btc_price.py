@@ -12,10 +12,10 @@
 
 Time bound: one call blocks at most ``len(feeds) * timeout_seconds`` (plus thread start-up),
 and only when the cache is stale. Each feed's GET goes through :mod:`timmy.upstream` (one
-quick retry of a failed connection, a 429 or a 5xx, inside the same bound). Each feed runs in a worker thread that is abandoned when its
-time is up; httpx's own timeouts (set to the same bound) end that thread soon after.
-Concurrent callers share one lock, so a stale cache triggers one round of feed calls, not one
-per caller.
+quick retry of a failed connection, a 429 or a 5xx, inside the same bound). Each feed runs in
+a worker thread that is abandoned when its time is up; httpx's own timeouts (set to the same
+bound) end that thread soon after. Concurrent callers share one lock, so a stale cache
+triggers one round of feed calls, not one per caller.
 """
 
 from __future__ import annotations

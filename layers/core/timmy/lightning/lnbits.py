@@ -351,9 +351,7 @@ class LNbitsBackend:
         retry: upstream.RetryPolicy | None = None,
     ) -> httpx.Response:
         try:
-            return self._send(
-                method, path, key, json_body=json_body, timeout=timeout, retry=retry
-            )
+            return self._send(method, path, key, json_body=json_body, timeout=timeout, retry=retry)
         except httpx.TimeoutException:
             log.warning("LNbits %s %s timed out", method, path)
             raise LightningUnavailable("LNbits did not answer in time") from None

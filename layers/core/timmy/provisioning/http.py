@@ -45,9 +45,7 @@ def call(
     """
     safe = idempotent if idempotent is not None else request.method in upstream.IDEMPOTENT_METHODS
     try:
-        response = upstream.send(
-            client, request, policy=policy, idempotent=safe, service=service
-        )
+        response = upstream.send(client, request, policy=policy, idempotent=safe, service=service)
     except httpx.HTTPError as exc:
         # `from None`: the transport exception's text could carry request details.
         if upstream.may_have_been_sent(exc) and not safe:
