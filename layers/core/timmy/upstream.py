@@ -51,8 +51,9 @@ MAYBE_SENT_ERRORS: Final[tuple[type[httpx.HTTPError], ...]] = (
 class RetryPolicy:
     """How many attempts, and how long to wait between them.
 
-    The wait before retry ``n`` (0-based) is ``min(max_delay, base_delay * 2**n)``; with
-    ``jitter`` it is a uniform draw below that (the "full jitter" of AWS's standard retry
+    The wait before retry ``n`` (0-based) is ``min(max_delay, base * 2**n)``, where ``base`` is
+    ``throttle_base_delay`` after a throttling answer (when set) and ``base_delay`` otherwise;
+    with ``jitter`` it is a uniform draw below that (the "full jitter" of AWS's standard retry
     mode), which spreads out callers that failed together. A 429's ``Retry-After`` replaces
     the backoff, capped at ``max_retry_after`` (Lambda time is finite: past that, the caller's
     workflow retries later). ``no_retry_statuses`` are 5xx answers that are a verdict, not an
@@ -63,6 +64,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 30.0
+    throttle_base_delay: float | None = None
     jitter: bool = False
     no_retry_statuses: frozenset[int] = frozenset()
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
@@ -74,16 +76,19 @@ class RetryPolicy:
         if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
             raise ValueError("delays must not be negative")
 
-    def backoff(self, retry: int) -> float:
-        ceiling = float(min(self.max_delay, self.base_delay * (2**retry)))
+    def backoff(self, retry: int, *, throttled: bool = False) -> float:
+        base = self.base_delay
+        if throttled and self.throttle_base_delay is not None:
+            base = self.throttle_base_delay
+        ceiling = float(min(self.max_delay, base * (2**retry)))
         return self.random() * ceiling if self.jitter else ceiling
 
-    def delay_for(self, response: httpx.Response | None, retry: int) -> float:
-        if response is not None and response.status_code == 429:
+    def delay_for(self, response: httpx.Response, retry: int, *, throttled: bool) -> float:
+        if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if retry_after is not None:
                 return min(retry_after, self.max_retry_after)
-        return self.backoff(retry)
+        return self.backoff(retry, throttled=throttled)
 
 
 NO_RETRIES: Final = RetryPolicy(attempts=1)
@@ -121,23 +126,29 @@ def default_retryable(response: httpx.Response, *, idempotent: bool) -> bool:
 
 def send(
     client: httpx.Client,
-    request: httpx.Request,
+    request: httpx.Request | Callable[[], httpx.Request],
     *,
     policy: RetryPolicy,
     idempotent: bool | None = None,
     retryable: Callable[[httpx.Response], bool] | None = None,
+    throttled: Callable[[httpx.Response], bool] | None = None,
     service: str = "upstream",
 ) -> httpx.Response:
     """Send ``request``, retrying as the module docstring says; see there for what it returns.
 
-    ``retryable`` replaces the status rule for upstreams that signal retryable failures in the
-    body (AWS's 400 ``ThrottlingException``); it is only asked about answers, not errors.
+    ``request`` may be a function that builds it, called for each attempt (a signed request
+    is signed afresh). ``retryable`` replaces the status rule for upstreams that signal
+    retryable failures in the body (AWS's 400 ``ThrottlingException``), and ``throttled``
+    picks out the answers that wait on ``throttle_base_delay`` (default: a 429); both are
+    only asked about answers, not errors.
     """
-    safe = idempotent if idempotent is not None else request.method in IDEMPOTENT_METHODS
+    build = request if callable(request) else (lambda: request)
     for retry in range(policy.attempts):
         last = retry + 1 == policy.attempts
+        attempt = build()
+        safe = idempotent if idempotent is not None else attempt.method in IDEMPOTENT_METHODS
         try:
-            response = client.send(request)
+            response = client.send(attempt)
         except NOT_SENT_ERRORS as error:
             if last:
                 raise
@@ -161,13 +172,14 @@ def send(
             response.read()
             response.close()
             problem = f"HTTP {response.status_code}"
-            delay = policy.delay_for(response, retry)
+            slowed = throttled(response) if throttled is not None else response.status_code == 429
+            delay = policy.delay_for(response, retry, throttled=slowed)
         # The path only: query strings and bodies can carry what logs must not.
         log.warning(
             "%s %s %s: %s; retrying in %.2fs",
             service,
-            request.method,
-            request.url.path,
+            attempt.method,
+            attempt.url.path,
             problem,
             delay,
         )
