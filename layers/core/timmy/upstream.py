@@ -15,36 +15,44 @@ Step Functions client) builds its ``httpx.Client`` with :func:`new_client` and s
 When attempts run out, :func:`send` returns the last answer (a 429 or 5xx the caller maps to
 its own error) or raises the last httpx error: callers keep the classification they already
 need, and :func:`may_have_been_sent` tells a lost answer from a request that never left.
+
+httpx is imported on first use, not with this module: importing it costs a cold start tens of
+milliseconds, and a function whose success path calls no upstream (the stub Lightning node)
+must not pay for it.
 """
 
 from __future__ import annotations
 
-import email.utils
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
-# Raised before any byte of the request was written: repeating it cannot duplicate anything.
-NOT_SENT_ERRORS: Final[tuple[type[httpx.HTTPError], ...]] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
-# The request may have arrived: safe to repeat only when it is idempotent.
-MAYBE_SENT_ERRORS: Final[tuple[type[httpx.HTTPError], ...]] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
+
+@functools.cache
+def not_sent_errors() -> tuple[type[httpx.HTTPError], ...]:
+    """Raised before any byte of the request was written: repeating it duplicates nothing."""
+    import httpx
+
+    return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@functools.cache
+def maybe_sent_errors() -> tuple[type[httpx.HTTPError], ...]:
+    """The request may have arrived: safe to repeat only when it is idempotent."""
+    import httpx
+
+    return (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,8 @@ def new_client(
 
     Redirects are never followed: an API key header must not travel to another host.
     """
+    import httpx
+
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
         headers=headers,
@@ -115,7 +125,7 @@ def new_client(
 
 def may_have_been_sent(error: httpx.HTTPError) -> bool:
     """Whether the request behind ``error`` may have reached the upstream."""
-    return not isinstance(error, NOT_SENT_ERRORS)
+    return not isinstance(error, not_sent_errors())
 
 
 def default_retryable(response: httpx.Response, *, idempotent: bool) -> bool:
@@ -143,18 +153,19 @@ def send(
     only asked about answers, not errors.
     """
     build = request if callable(request) else (lambda: request)
+    not_sent, maybe_sent = not_sent_errors(), maybe_sent_errors()
     for retry in range(policy.attempts):
         last = retry + 1 == policy.attempts
         attempt = build()
         safe = idempotent if idempotent is not None else attempt.method in IDEMPOTENT_METHODS
         try:
             response = client.send(attempt)
-        except NOT_SENT_ERRORS as error:
+        except not_sent as error:
             if last:
                 raise
             problem = type(error).__name__
             delay = policy.backoff(retry)
-        except MAYBE_SENT_ERRORS as error:
+        except maybe_sent as error:
             if last or not safe:
                 raise
             problem = type(error).__name__
@@ -213,6 +224,8 @@ def parse_retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):

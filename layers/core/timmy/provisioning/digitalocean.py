@@ -12,14 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from timmy import upstream
 from timmy.provisioning import http
 from timmy.provisioning.cloudinit import check_user_data_size
 from timmy.provisioning.errors import ProvisioningFailed
+
+if TYPE_CHECKING:  # httpx is loaded with the first client, not with this module
+    import httpx
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
 

@@ -8,9 +8,7 @@ with 429 and ``retry-after``, and take a Bearer token that an error message may 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from timmy import upstream
 from timmy.provisioning.errors import (
@@ -18,6 +16,9 @@ from timmy.provisioning.errors import (
     ProvisioningOutcomeUnknown,
     ProvisioningUnavailable,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 USER_AGENT: Final = "timmy-provisioner/1"
 _MAX_MESSAGE_LEN: Final = 300
@@ -43,6 +44,8 @@ def call(
     Raises ProvisioningOutcomeUnknown when a request that must not be repeated lost its answer,
     ProvisioningUnavailable when attempts ran out on network failures, 429 or 5xx.
     """
+    import httpx
+
     safe = idempotent if idempotent is not None else request.method in upstream.IDEMPOTENT_METHODS
     try:
         response = upstream.send(client, request, policy=policy, idempotent=safe, service=service)

@@ -13,14 +13,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
-
-import httpx
 
 from timmy import upstream
 from timmy.provisioning import http
 from timmy.provisioning.errors import ProvisioningFailed
+
+if TYPE_CHECKING:  # httpx is loaded with the first client, not with this module
+    import httpx
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
 _TAG_RE = re.compile(r"^tag:[A-Za-z0-9][A-Za-z0-9-]*$")
