@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import socket
 import statistics
@@ -32,10 +33,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core"), str(ROOT / "tests")]
 
 TARGET_MS = 300
 
+# Development packages that libraries of the layer import when they happen to be installed
+# (httpx loads its command line, and rich and pygments with it, for ~100 ms): the Lambda
+# layer (layers/core/requirements.txt) has none of them, so the child hides them.
+NOT_IN_LAYER = ("click", "rich", "pygments")
+
 CHILD = r"""
 import json, sys, time, uuid
 start = time.perf_counter()
 start_cpu = time.process_time()
+sys.modules.update({name: None for name in sys.argv[6].split(",")})
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import importlib.util
 spec = importlib.util.spec_from_file_location("app", sys.argv[3])
@@ -386,6 +393,7 @@ def measure(runs: int, only: Sequence[str] = ()) -> list[Row]:
         from timmy.runtime import reset_caches
 
         reset_caches()
+        logging.getLogger("timmy").setLevel(logging.WARNING)  # the driver's own calls: quiet
         driver = Driver(template)
         rows = []
         for name, spec in sorted(template.functions().items()):
@@ -409,6 +417,7 @@ def measure(runs: int, only: Sequence[str] = ()) -> list[Row]:
                         str(spec.module_file),
                         spec.handler_name,
                         str(event_file),
+                        ",".join(NOT_IN_LAYER),
                     ],
                     env=run_env,
                     capture_output=True,
