@@ -242,14 +242,28 @@ def test_an_unreachable_endpoint_raises_the_connection_error_after_three_attempt
 
 
 def test_a_lost_answer_to_a_start_is_retried_and_finds_the_same_execution(
-    moto_endpoint: str, machine: str
+    lambda_like: str, machine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given StartExecution reached Step Functions but its answer was lost
     proxy = Proxy(["lose"])
+    api = orchestrator._client()._api
+    monkeypatch.setattr(api, "_client", httpx.Client(transport=httpx.MockTransport(proxy)))
+    monkeypatch.setattr(api, "_retry", dataclasses.replace(api._retry, sleep=lambda _s: None))
 
-    answer = start(proxied(moto_endpoint, proxy, []), machine, "lost-once")
+    # When the orchestrator starts it
+    arn = orchestrator.start_execution(machine, "lost-once", {"job_id": "j"})
 
-    assert str(answer["executionArn"]).endswith(":lost-once")
-    assert proxy.seen == ["StartExecution", "StartExecution"]
+    # Then the retry found the execution the first attempt started (running, or ended and
+    # answered ExecutionAlreadyExists), and there is one
+    assert arn.endswith(":lost-once")
+    assert proxy.seen[:2] == ["StartExecution", "StartExecution"]
+    assert orchestrator.execution_status(arn) in {"RUNNING", "SUCCEEDED"}
+
+
+def test_a_start_of_an_existing_execution_name_is_no_error(lambda_like: str, machine: str) -> None:
+    first = orchestrator.start_execution(machine, "twice", {"job_id": "j"})
+
+    assert orchestrator.start_execution(machine, "twice", {"job_id": "other"}) == first
 
 
 def test_an_error_that_is_an_answer_is_not_retried(moto_endpoint: str, machine: str) -> None:

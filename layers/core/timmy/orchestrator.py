@@ -79,15 +79,27 @@ def reset_client() -> None:
 
 
 def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
-    response = _client().start_execution(
-        stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, default=str)
-    )
+    """Start the execution ``name`` (once: a second start of the same name is no error)."""
+    try:
+        response = _client().start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, default=str)
+        )
+    except Exception as error:
+        # Our names are unique ids: an execution of that name is ours, started by an earlier
+        # attempt whose answer was lost (the retry meets it once it has ended, or its input
+        # was written in another key order).
+        if _error_code(error) == "ExecutionAlreadyExists":
+            return execution_arn_of(state_machine_arn, name)
+        raise
     return str(response["executionArn"])
 
 
+def _error_code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
 def _task_gone(error: Exception) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-    return code in {"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"}
+    return _error_code(error) in {"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"}
 
 
 def send_task_success(task_token: str, output: dict[str, Any]) -> None:
@@ -123,8 +135,7 @@ def execution_status(execution_arn: str) -> str | None:
     try:
         described = describe_execution(execution_arn)
     except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-        if code == "ExecutionDoesNotExist":
+        if _error_code(error) == "ExecutionDoesNotExist":
             return None
         raise
     return str(described["status"])
