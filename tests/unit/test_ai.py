@@ -25,7 +25,8 @@ from timmy.ai.agent import (
     work,
 )
 from timmy.ai.anthropic import AnthropicProvider
-from timmy.ai.base import AIProvider, AIResult, PermanentAIError, RetryableAIError
+from timmy.ai.base import AIProvider, AIResult
+from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.ai.openai_compat import OpenAICompatProvider
 from timmy.ai.stub import StubProvider
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable

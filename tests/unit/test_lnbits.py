@@ -16,14 +16,12 @@ import pytest
 
 from timmy.lightning import lnbits
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice, new_preimage
+from timmy.lightning.errors import InvalidInvoice, LightningBadResponse, LightningUnavailable
 from timmy.lightning.lnbits import LNbitsBackend
 from timmy.lightning.types import (
     CreatedInvoice,
-    InvalidInvoice,
     InvoiceStatus,
     LightningBackend,
-    LightningBadResponse,
-    LightningUnavailable,
     PaymentResult,
     PaymentState,
 )

@@ -1,4 +1,4 @@
-"""What every AI provider offers, the errors it raises, and shared HTTP plumbing.
+"""What every AI provider offers and shared HTTP plumbing; the errors are in ``errors``.
 
 Error split (it decides whether a workflow step is retried):
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
 from timmy import upstream
-from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+from timmy.ai.errors import PermanentAIError, RetryableAIError
 
 if TYPE_CHECKING:
     import httpx
@@ -31,14 +31,6 @@ DEFAULT_TIMEOUT_SECONDS: Final = 60.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
 RETRY: Final = upstream.RetryPolicy(attempts=3, base_delay=0.5, max_delay=4.0, max_retry_after=10.0)
 _SAFE_ERROR_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
-
-class RetryableAIError(UpstreamUnavailable):
-    code = "ai_unavailable"
-
-
-class PermanentAIError(UpstreamBadGateway):
-    code = "ai_failed"
 
 
 @dataclass(frozen=True, slots=True)

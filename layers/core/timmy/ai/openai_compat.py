@@ -15,12 +15,12 @@ from timmy.ai.base import (
     DEFAULT_TIMEOUT_SECONDS,
     RETRY,
     AIResult,
-    PermanentAIError,
     new_http_client,
     post_json,
     require_max_tokens,
     token_count,
 )
+from timmy.ai.errors import PermanentAIError
 
 if TYPE_CHECKING:
     import httpx

@@ -17,7 +17,7 @@ from timmy.jobs import INVOICE_PURPOSE, refunds
 from timmy.jobs.errors import JobConfigurationError, JobNotFound, WorkflowUnavailable
 from timmy.jobs.settings import job_settings
 from timmy.jobs.views import InvoiceOut, JobCreated, JobRefunded, JobView, job_view, refund_of
-from timmy.lightning.types import PaymentFailed
+from timmy.lightning.errors import PaymentFailed
 from timmy.observability import log_ref
 from timmy.payouts import service as payouts
 from timmy.quote import pricing_settings, validate_request_text

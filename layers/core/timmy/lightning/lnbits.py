@@ -41,15 +41,8 @@ import httpx
 
 from timmy import upstream
 from timmy.lightning.bolt11 import MAX_DESCRIPTION_BYTES, decode_invoice, preimage_matches
-from timmy.lightning.types import (
-    CreatedInvoice,
-    InvalidInvoice,
-    InvoiceStatus,
-    LightningBadResponse,
-    LightningUnavailable,
-    PaymentResult,
-    PaymentState,
-)
+from timmy.lightning.errors import InvalidInvoice, LightningBadResponse, LightningUnavailable
+from timmy.lightning.types import CreatedInvoice, InvoiceStatus, PaymentResult, PaymentState
 
 log = logging.getLogger(__name__)
 
