@@ -7,7 +7,7 @@ with 429 and ``retry-after``, and take a Bearer token that an error message may 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Final
 
 from timmy import upstream
@@ -24,7 +24,7 @@ USER_AGENT: Final = "timmy-provisioner/1"
 _MAX_MESSAGE_LEN: Final = 300
 
 
-def policy(max_retries: int, sleep: Any) -> upstream.RetryPolicy:
+def policy(max_retries: int, sleep: Callable[[float], None]) -> upstream.RetryPolicy:
     """Exponential backoff 0.5, 1, 2, 4… s (8 s at most); a ``retry-after`` up to 30 s."""
     return upstream.RetryPolicy(
         attempts=max_retries + 1, base_delay=0.5, max_delay=8.0, max_retry_after=30.0, sleep=sleep
