@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from timmy.api import HttpApi, base_url, error_doc, make_handler, ok_doc
+from timmy.api import HttpApi, base_url, make_handler, response_doc
 from timmy.bootstrap.models import BootstrapStatus
 from timmy.bootstrap.service import get_status
 
@@ -19,9 +19,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
     summary="State of a bootstrap job (the SSH private key is in one response only)",
     tags=["bootstrap"],
     responses={
-        200: ok_doc("The job's state, message and next steps", BootstrapStatus),
-        404: error_doc("No bootstrap job with that id (or not a job id at all)"),
-        503: error_doc("The key store is unavailable; nothing changed, try again"),
+        200: response_doc("The job's state, message and next steps", BootstrapStatus),
+        404: response_doc("No bootstrap job with that id (or not a job id at all)"),
+        503: response_doc("The key store is unavailable; nothing changed, try again"),
     },
 )
 def get_bootstrap(job_id: str) -> Response[BootstrapStatus]:

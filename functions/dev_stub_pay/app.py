@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from timmy.api import HttpApi, error_doc, make_handler, ok_doc
+from timmy.api import HttpApi, make_handler, response_doc
 from timmy.errors import NotFound
 from timmy.lightning.dev_payer import pay_own_invoice
 from timmy.settings import core
@@ -23,13 +23,13 @@ class StubPayResult(BaseModel):
     summary="Pay an invoice (development mode only)",
     tags=["development"],
     responses={
-        200: ok_doc("The invoice is paid (paid_now or already_paid)", StubPayResult),
-        400: error_doc("invalid_payment_hash: not 64 hexadecimal characters"),
-        404: error_doc("invoice_not_found; route_not_found outside development mode"),
-        502: error_doc(
+        200: response_doc("The invoice is paid (paid_now or already_paid)", StubPayResult),
+        400: response_doc("invalid_payment_hash: not 64 hexadecimal characters"),
+        404: response_doc("invoice_not_found; route_not_found outside development mode"),
+        502: response_doc(
             "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
         ),
-        503: error_doc("The Lightning backend is unreachable; nothing was paid"),
+        503: response_doc("The Lightning backend is unreachable; nothing was paid"),
     },
 )
 def stub_pay(payment_hash: str) -> StubPayResult:

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
-from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
+from timmy.api import HttpApi, header, make_handler, response_doc
 from timmy.data.identities import TrustTier
 from timmy.data.pool import Serve
 from timmy.freetier.estimate import Estimate, estimate
@@ -56,9 +56,9 @@ class EstimateResponse(BaseModel):
 
 
 RESPONSES = {
-    200: ok_doc("The estimate (nothing is stored, reserved or charged)", EstimateResponse),
-    400: error_doc("empty_request, request_too_long, invalid_request or conflicting_tokens"),
-    401: error_doc("invalid_token or token_expired: a nostr token was given but is not valid"),
+    200: response_doc("The estimate (nothing is stored, reserved or charged)", EstimateResponse),
+    400: response_doc("empty_request, request_too_long, invalid_request or conflicting_tokens"),
+    401: response_doc("invalid_token or token_expired: a nostr token was given but is not valid"),
 }
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field
 
 from timmy import health
-from timmy.api import HttpApi, make_handler, ok_doc
+from timmy.api import HttpApi, make_handler, response_doc
 
 app = HttpApi()
 
@@ -39,8 +39,8 @@ class Health(BaseModel):
     summary="Service health",
     tags=["health"],
     responses={
-        200: ok_doc("Every dependency the service needs to take payments is up", Health),
-        503: ok_doc("Degraded: the database or the Lightning backend is unreachable", Health),
+        200: response_doc("Every dependency the service needs to take payments is up", Health),
+        503: response_doc("Degraded: the database or the Lightning backend is unreachable", Health),
     },
 )
 def healthz() -> Response[Health]:

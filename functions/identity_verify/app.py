@@ -6,12 +6,14 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from timmy.api import HttpApi, header, make_handler
+from timmy.api import HttpApi, header, make_handler, response_doc
 from timmy.identity.login import log_in, public_request_url
-from timmy.identity.views import LoginOut, documented_responses
+from timmy.identity.views import LoginOut
 from timmy.nostr.events import Hex32, NostrEvent
+from timmy.observability import metrics
 
 app = HttpApi()
 
@@ -38,14 +40,16 @@ class VerifyRequest(BaseModel):
         " the body and in the X-Nostr-Token response header."
     ),
     tags=["identity"],
-    responses=documented_responses(
-        "A nostr_token for the proven pubkey, with its trust profile.",
-        e400="invalid_request, malformed_event or conflicting_credentials.",
-        e401="missing_credentials, invalid_event_id, invalid_signature, stale_event,"
-        " unknown_nonce, nonce_expired, nonce_used, pubkey_mismatch; for NIP-98 also"
-        " invalid_auth_header, wrong_kind, url_mismatch, method_mismatch, payload_mismatch,"
-        " replayed_event.",
-    ),
+    responses={
+        200: response_doc("A nostr_token for the proven pubkey, with its trust profile.", LoginOut),
+        400: response_doc("invalid_request, malformed_event or conflicting_credentials."),
+        401: response_doc(
+            "missing_credentials, invalid_event_id, invalid_signature, stale_event,"
+            " unknown_nonce, nonce_expired, nonce_used, pubkey_mismatch; for NIP-98 also"
+            " invalid_auth_header, wrong_kind, url_mismatch, method_mismatch, payload_mismatch,"
+            " replayed_event."
+        ),
+    },
 )
 def verify(request: Annotated[VerifyRequest | None, Body()] = None) -> Response[LoginOut]:
     current = app.current_event
@@ -58,6 +62,7 @@ def verify(request: Annotated[VerifyRequest | None, Body()] = None) -> Response[
         body=current.raw_body,
     )
     out = LoginOut.of(login)
+    metrics.add_metric(name="Logins", unit=MetricUnit.Count, value=1)
     # The token also travels as a header (CORS exposes X-Nostr-Token) for clients that keep
     # credentials out of JSON bodies.
     return Response(200, "application/json", out, headers={"X-Nostr-Token": out.nostr_token})

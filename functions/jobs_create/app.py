@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
+from timmy.api import HttpApi, created, header, make_handler, response_doc
 from timmy.jobs.service import create_job
 from timmy.jobs.views import JobCreated
+from timmy.observability import metrics
 
 app = HttpApi()
 
@@ -30,24 +32,24 @@ class CreateJobRequest(BaseModel):
     ),
     tags=["jobs"],
     responses={
-        201: ok_doc("The job was created; pay its eval_invoice.", JobCreated),
-        400: error_doc(
+        201: response_doc("The job was created; pay its eval_invoice.", JobCreated),
+        400: response_doc(
             "invalid_request, empty_request, request_too_long,"
             " invalid_request_text or conflicting_tokens."
         ),
-        401: error_doc("invalid_token or token_expired (nothing is stored)."),
-        502: error_doc(
+        401: response_doc("invalid_token or token_expired (nothing is stored)."),
+        502: response_doc(
             "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
         ),
-        503: error_doc("lightning_unavailable or workflow_unavailable (nothing is stored)."),
+        503: response_doc("lightning_unavailable or workflow_unavailable (nothing is stored)."),
     },
 )
 def create(body: CreateJobRequest) -> Response[JobCreated]:
-    created = create_job(
+    job = create_job(
         body.request, header_token=header(app, "x-nostr-token"), body_token=body.nostr_token
     )
-    # The status travels in the Response itself (not in resolver state shared by requests).
-    return Response(201, "application/json", created)
+    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    return created(job)
 
 
 handler = make_handler(app)

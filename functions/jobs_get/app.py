@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timmy.api import HttpApi, error_doc, make_handler, ok_doc
+from timmy.api import HttpApi, make_handler, response_doc
 from timmy.jobs.service import get_job
 from timmy.jobs.views import JobView
 
@@ -19,8 +19,8 @@ app = HttpApi()
     ),
     tags=["jobs"],
     responses={
-        200: ok_doc("The job.", JobView),
-        404: error_doc("job_not_found (also for an id that is not a UUID)."),
+        200: response_doc("The job.", JobView),
+        404: response_doc("job_not_found (also for an id that is not a UUID)."),
     },
 )
 def get(job_id: str) -> JobView:

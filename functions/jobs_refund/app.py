@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from timmy.api import HttpApi, error_doc, make_handler, ok_doc
+from timmy.api import HttpApi, make_handler, response_doc
 from timmy.jobs.service import refund_job
 from timmy.jobs.views import JobRefunded
+from timmy.observability import metrics
 
 app = HttpApi()
 
@@ -32,20 +34,30 @@ class RefundRequest(BaseModel):
     ),
     tags=["jobs"],
     responses={
-        200: ok_doc("The refund was paid, or is pending (outcome not known yet).", JobRefunded),
-        400: error_doc(
+        200: response_doc(
+            "The refund was paid, or is pending (outcome not known yet).", JobRefunded
+        ),
+        400: response_doc(
             "invalid_invoice, amount_required, amount_mismatch (not refundable_sats),"
             " wrong_network, invoice_expired or own_invoice."
         ),
-        404: error_doc("job_not_found (also for an id that is not a UUID)."),
-        409: error_doc(
+        404: response_doc("job_not_found (also for an id that is not a UUID)."),
+        409: response_doc(
             "nothing_refundable, already_refunded, refund_in_progress or invoice_already_used."
         ),
-        502: error_doc("payment_failed (nothing was paid; claim again with a new invoice)."),
+        502: response_doc("payment_failed (nothing was paid; claim again with a new invoice)."),
     },
 )
 def refund(job_id: str, body: RefundRequest) -> JobRefunded:
-    return refund_job(job_id, body.invoice)
+    refunded = refund_job(job_id, body.invoice)
+    if refunded.refund.state == "sent":
+        metrics.add_metric(name="RefundsSent", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="RefundedSats", unit=MetricUnit.Count, value=refunded.refund.amount_sats
+        )
+    else:
+        metrics.add_metric(name="RefundsPending", unit=MetricUnit.Count, value=1)
+    return refunded
 
 
 handler = make_handler(app)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
+from timmy.api import HttpApi, created, header, make_handler, response_doc
+from timmy.observability import metrics
 from timmy.sessions.service import create_session
 from timmy.sessions.views import SessionCreated
 
@@ -29,26 +32,27 @@ class CreateSessionBody(BaseModel):
         " paid the session is active and the response carries its macaroon."
     ),
     tags=["sessions"],
-    status_code=201,
     responses={
-        201: ok_doc("Session created, awaiting its deposit", SessionCreated),
-        400: error_doc(
+        201: response_doc("Session created, awaiting its deposit", SessionCreated),
+        400: response_doc(
             "amount_sats missing, not an integer or out of bounds (amount_out_of_range);"
             " X-Nostr-Token and nostr_token differ (conflicting_tokens)"
         ),
-        401: error_doc("A Nostr token was given but is invalid or expired"),
-        502: error_doc(
+        401: response_doc("A Nostr token was given but is invalid or expired"),
+        502: response_doc(
             "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
         ),
-        503: error_doc("The Lightning backend is unreachable; nothing was created"),
+        503: response_doc("The Lightning backend is unreachable; nothing was created"),
     },
 )
-def open_session(body: CreateSessionBody) -> SessionCreated:
-    return create_session(
+def open_session(body: CreateSessionBody) -> Response[SessionCreated]:
+    session = create_session(
         body.amount_sats,
         header_token=header(app, "x-nostr-token"),
         body_token=body.nostr_token,
     )
+    metrics.add_metric(name="SessionsOpened", unit=MetricUnit.Count, value=1)
+    return created(session)
 
 
 handler = make_handler(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timmy.api import HttpApi, error_doc, make_handler, ok_doc
+from timmy.api import HttpApi, make_handler, response_doc
 from timmy.sessions.service import get_session
 from timmy.sessions.views import SessionView
 
@@ -22,8 +22,8 @@ app = HttpApi()
     ),
     tags=["sessions"],
     responses={
-        200: ok_doc("The session", SessionView),
-        404: error_doc("No session has this id (malformed ids included)"),
+        200: response_doc("The session", SessionView),
+        404: response_doc("No session has this id (malformed ids included)"),
     },
 )
 def read_session(session_id: str) -> SessionView:

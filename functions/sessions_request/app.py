@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
+from timmy.api import HttpApi, header, make_handler, response_doc
+from timmy.observability import metrics
 from timmy.sessions.requests import run_request
 from timmy.sessions.views import SessionRequestResult
 
@@ -30,26 +32,33 @@ class SessionRequestBody(BaseModel):
     ),
     tags=["sessions"],
     responses={
-        200: ok_doc("The work's result and what it cost", SessionRequestResult),
-        400: error_doc("Empty or too long request text"),
-        401: error_doc(
+        200: response_doc("The work's result and what it cost", SessionRequestResult),
+        400: response_doc("Empty or too long request text"),
+        401: response_doc(
             "Macaroon missing (missing_macaroon), undecodable or forged (invalid_macaroon)"
             " or expired (macaroon_expired)"
         ),
-        402: error_doc(
+        402: response_doc(
             "Deposit not paid yet (session_not_paid), or the balance cannot cover the"
             " caller's part of the request's estimate (insufficient_balance); nothing is"
             " debited, from the balance or the pool"
         ),
-        403: error_doc("The macaroon belongs to another session (macaroon_wrong_session)"),
-        404: error_doc("No session has this id (malformed ids included)"),
-        409: error_doc("The session has expired (session_expired)"),
-        502: error_doc("The AI provider failed (ai_failed); nothing was debited"),
-        503: error_doc("The AI provider is unavailable (ai_unavailable); nothing was debited"),
+        403: response_doc("The macaroon belongs to another session (macaroon_wrong_session)"),
+        404: response_doc("No session has this id (malformed ids included)"),
+        409: response_doc("The session has expired (session_expired)"),
+        502: response_doc("The AI provider failed (ai_failed); nothing was debited"),
+        503: response_doc("The AI provider is unavailable (ai_unavailable); nothing was debited"),
     },
 )
 def session_request(session_id: str, body: SessionRequestBody) -> SessionRequestResult:
-    return run_request(session_id, header(app, "authorization"), body.request)
+    result = run_request(session_id, header(app, "authorization"), body.request)
+    metrics.add_metric(name="SessionRequests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="SessionSatsCharged", unit=MetricUnit.Count, value=result.charged_sats)
+    if result.absorbed_sats:
+        metrics.add_metric(
+            name="PoolSatsGranted", unit=MetricUnit.Count, value=result.absorbed_sats
+        )
+    return result
 
 
 handler = make_handler(app)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import HttpApi, error_doc, json_response, make_handler, ok_doc
+from timmy.api import HttpApi, created, json_response, make_handler, response_doc
+from timmy.observability import metrics
 from timmy.sessions.errors import TopupPending
 from timmy.sessions.service import create_topup
 from timmy.sessions.views import (
@@ -40,25 +42,26 @@ def _topup_pending(error: TopupPending) -> Response:
         " anyone who knows the session id may pay into it."
     ),
     tags=["sessions"],
-    status_code=201,
     responses={
-        201: ok_doc("Top-up invoice issued", SessionTopup),
-        400: error_doc("amount_sats missing, not an integer or out of bounds"),
-        404: error_doc("No session has this id (malformed ids included)"),
-        409: ok_doc(
+        201: response_doc("Top-up invoice issued", SessionTopup),
+        400: response_doc("amount_sats missing, not an integer or out of bounds"),
+        404: response_doc("No session has this id (malformed ids included)"),
+        409: response_doc(
             "A top-up is pending (topup_pending, with its invoice beside the error), the"
             " deposit is not paid yet (deposit_pending) or the session has expired"
             " (session_expired)",
             SessionTopupConflict,
         ),
-        502: error_doc(
+        502: response_doc(
             "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
         ),
-        503: error_doc("The Lightning backend is unreachable; nothing was issued"),
+        503: response_doc("The Lightning backend is unreachable; nothing was issued"),
     },
 )
-def topup_session(session_id: str, body: SessionTopupBody) -> SessionTopup:
-    return create_topup(session_id, body.amount_sats)
+def topup_session(session_id: str, body: SessionTopupBody) -> Response[SessionTopup]:
+    topup = create_topup(session_id, body.amount_sats)
+    metrics.add_metric(name="TopupsInvoiced", unit=MetricUnit.Count, value=1)
+    return created(topup)
 
 
 handler = make_handler(app)

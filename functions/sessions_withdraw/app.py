@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
+from timmy.api import HttpApi, header, make_handler, response_doc
+from timmy.observability import metrics
 from timmy.payouts.views import PayoutAnswer
 from timmy.sessions.withdrawals import withdraw
 
@@ -32,23 +34,27 @@ class SessionWithdrawBody(BaseModel):
     ),
     tags=["sessions"],
     responses={
-        200: ok_doc("The payout's outcome and the balance after it", PayoutAnswer),
-        400: error_doc(
+        200: response_doc("The payout's outcome and the balance after it", PayoutAnswer),
+        400: response_doc(
             "invalid_invoice, amount_required, amount_mismatch, wrong_network, invoice_expired"
             " or own_invoice; nothing was debited"
         ),
-        401: error_doc("Macaroon missing (missing_macaroon), undecodable or forged"),
-        402: error_doc(
+        401: response_doc("Macaroon missing (missing_macaroon), undecodable or forged"),
+        402: response_doc(
             "Deposit not paid (session_not_paid), or the balance cannot cover the amount plus"
             " its fee reserve (insufficient_balance); nothing was debited"
         ),
-        403: error_doc("The macaroon belongs to another session (macaroon_wrong_session)"),
-        404: error_doc("No session has this id (malformed ids included)"),
-        409: error_doc("The invoice was used for a payout before (invoice_already_used)"),
+        403: response_doc("The macaroon belongs to another session (macaroon_wrong_session)"),
+        404: response_doc("No session has this id (malformed ids included)"),
+        409: response_doc("The invoice was used for a payout before (invoice_already_used)"),
     },
 )
 def session_withdraw(session_id: str, body: SessionWithdrawBody) -> PayoutAnswer:
-    return withdraw(session_id, header(app, "authorization"), body.invoice, body.amount_sats)
+    payout = withdraw(session_id, header(app, "authorization"), body.invoice, body.amount_sats)
+    metrics.add_metric(name=f"Withdrawals{payout.status.title()}", unit=MetricUnit.Count, value=1)
+    if payout.status == "paid":
+        metrics.add_metric(name="WithdrawnSats", unit=MetricUnit.Count, value=payout.amount_sats)
+    return payout
 
 
 handler = make_handler(app)

@@ -25,9 +25,10 @@ from timmy.errors import TimmyError
 from timmy.jobs import service as jobs
 from timmy.lightning import backend
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice
+from timmy.lightning.errors import LightningUnavailable
 from timmy.lightning.lnbits import LNbitsBackend
 from timmy.lightning.stub import StubBackend
-from timmy.lightning.types import LightningUnavailable, PaymentResult, PaymentState
+from timmy.lightning.types import PaymentResult, PaymentState
 from timmy.payouts import reconcile_pending_payouts
 from timmy.payouts import service as payout_service
 from timmy.payouts.service import fee_reserve, max_payout, pay_out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from timmy import pricing
 from timmy.ai import agent
+from timmy.ai import base as ai_base
 from timmy.ai.agent import (
     EVAL_MAX_TOKENS,
     EVALUATE_SYSTEM_PROMPT,
@@ -23,7 +25,8 @@ from timmy.ai.agent import (
     work,
 )
 from timmy.ai.anthropic import AnthropicProvider
-from timmy.ai.base import AIProvider, AIResult, PermanentAIError, RetryableAIError
+from timmy.ai.base import AIProvider, AIResult
+from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.ai.openai_compat import OpenAICompatProvider
 from timmy.ai.stub import StubProvider
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
@@ -86,8 +89,14 @@ def openai_completion(
     }
 
 
+SLEPT: list[float] = []
+# The providers' own policy, its waits recorded instead of slept.
+RETRY = dataclasses.replace(ai_base.RETRY, sleep=SLEPT.append)
+
+
 def anthropic(handler: Handler, **kwargs: Any) -> tuple[AnthropicProvider, Recorder]:
     rec = Recorder(handler)
+    kwargs.setdefault("retry", RETRY)
     provider = AnthropicProvider(
         api_key=API_KEY, model="claude-sonnet-4-5", client=rec.client(), **kwargs
     )
@@ -96,6 +105,7 @@ def anthropic(handler: Handler, **kwargs: Any) -> tuple[AnthropicProvider, Recor
 
 def openai(handler: Handler, **kwargs: Any) -> tuple[OpenAICompatProvider, Recorder]:
     rec = Recorder(handler)
+    kwargs.setdefault("retry", RETRY)
     return OpenAICompatProvider(model="gpt-4o-mini", client=rec.client(), **kwargs), rec
 
 
@@ -508,3 +518,53 @@ def test_every_provider_satisfies_the_protocol() -> None:
     ]
     assert [p.mode for p in providers] == ["stub", "anthropic", "openai"]
     assert all(p.model in pricing.DEFAULT_PRICES for p in providers)
+
+
+# -- retries (timmy.upstream) --------------------------------------------------------------
+
+
+def in_turn(*answers: Handler) -> Handler:
+    pending = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return pending.pop(0)(request) if len(pending) > 1 else pending[0](request)
+
+    return handler
+
+
+def test_a_rate_limited_call_waits_as_told_then_succeeds() -> None:
+    SLEPT.clear()
+    limited = json_answer(429, {"error": {"type": "rate_limit_error"}})
+
+    def with_retry_after(request: httpx.Request) -> httpx.Response:
+        answer = limited(request)
+        answer.headers["retry-after"] = "3"
+        return answer
+
+    provider, rec = anthropic(in_turn(with_retry_after, json_answer(200, anthropic_message())))
+
+    assert provider.complete("s", "p", 10).output_tokens > 0
+    assert len(rec.requests) == 2
+    assert SLEPT == [3.0]
+
+
+def test_a_connection_never_made_is_retried() -> None:
+    answers = in_turn(raises(httpx.ConnectError), json_answer(200, openai_completion()))
+    provider, rec = openai(answers)
+
+    provider.complete("s", "p", 10)
+
+    assert len(rec.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "answer", [json_answer(500, {}), json_answer(529, {}), raises(httpx.ReadTimeout)]
+)
+def test_a_completion_that_may_have_run_is_not_repeated_here(answer: Handler) -> None:
+    # It may bill tokens; the workflow's Retry decides whether to try again.
+    provider, rec = anthropic(answer)
+
+    with pytest.raises(RetryableAIError):
+        provider.complete("s", "p", 10)
+
+    assert len(rec.requests) == 1

@@ -20,7 +20,7 @@ from timmy.lightning.bolt11 import (
     new_preimage,
     preimage_matches,
 )
-from timmy.lightning.types import InvalidInvoice
+from timmy.lightning.errors import InvalidInvoice
 
 KEY = bytes.fromhex("7f" * 32)
 PUBKEY = PrivateKey(KEY).public_key.format(compressed=True).hex()

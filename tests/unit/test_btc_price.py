@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from timmy import upstream
 from timmy.btc_price import (
+    RETRY,
     BtcPriceOracle,
     CoinbaseSpotFeed,
     KrakenTickerFeed,
@@ -92,7 +95,11 @@ def never_called(request: httpx.Request) -> httpx.Response:
 def oracle(
     coinbase: Recorder, kraken: Recorder, clock: FakeClock, **kwargs: object
 ) -> BtcPriceOracle:
-    feeds = [CoinbaseSpotFeed(coinbase.client()), KrakenTickerFeed(kraken.client())]
+    # One attempt per feed: these tests count the oracle's rounds (feed retries: below).
+    feeds = [
+        CoinbaseSpotFeed(coinbase.client(), retry=upstream.NO_RETRIES),
+        KrakenTickerFeed(kraken.client(), retry=upstream.NO_RETRIES),
+    ]
     return BtcPriceOracle(feeds, fallback_price_usd=FALLBACK, clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
@@ -115,6 +122,18 @@ def test_kraken_feed_requests_the_ticker_and_reads_the_last_trade() -> None:
         "/0/public/Ticker",
         "XBTUSD",
     )
+
+
+@pytest.mark.parametrize("outage", [status(503), status(429), connect_error])
+def test_a_feed_retries_an_outage_once_within_its_bound(outage: Handler) -> None:
+    answers = [outage, coinbase_ok("67000")]
+    rec = Recorder(lambda request: answers.pop(0)(request))
+    slept: list[float] = []
+    feed = CoinbaseSpotFeed(rec.client(), retry=dataclasses.replace(RETRY, sleep=slept.append))
+
+    assert feed.fetch_usd(2.0) == Decimal("67000")
+    assert rec.calls == 2
+    assert slept == [0.1]
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,8 @@ import pytest
 
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.provisioning.cloudinit import USER_DATA_MAX_BYTES, UserDataTooLarge
-from timmy.provisioning.digitalocean import (
-    DigitalOceanClient,
-    Droplet,
+from timmy.provisioning.digitalocean import DigitalOceanClient, Droplet
+from timmy.provisioning.errors import (
     ProvisioningFailed,
     ProvisioningOutcomeUnknown,
     ProvisioningUnavailable,
@@ -462,6 +461,16 @@ def test_a_lost_answer_to_create_droplet_is_not_repeated() -> None:
     assert len(fake.requests) == 1
     assert isinstance(raised.value, ProvisioningUnavailable)
     assert raised.value.code == "provisioner_outcome_unknown"
+
+
+def test_a_5xx_to_create_droplet_is_not_repeated() -> None:
+    # DigitalOcean may have accepted the droplet before failing to answer
+    fake = FakeDO(do_error(500, "server_error", "Server was unable to give you a response."))
+
+    with pytest.raises(ProvisioningOutcomeUnknown, match="HTTP 500"):
+        create_droplet(do_client(fake))
+
+    assert len(fake.requests) == 1
 
 
 def test_network_errors_exhausted_raise_provisioning_unavailable() -> None:

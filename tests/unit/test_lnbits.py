@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -13,15 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
+from timmy.lightning import lnbits
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice, new_preimage
+from timmy.lightning.errors import InvalidInvoice, LightningBadResponse, LightningUnavailable
 from timmy.lightning.lnbits import LNbitsBackend
 from timmy.lightning.types import (
     CreatedInvoice,
-    InvalidInvoice,
     InvoiceStatus,
     LightningBackend,
-    LightningBadResponse,
-    LightningUnavailable,
     PaymentResult,
     PaymentState,
 )
@@ -31,6 +31,9 @@ URL = "https://lnbits.example"
 INVOICE_KEY = "inv-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 ADMIN_KEY = "adm-a1b2c3d4e5f60718293a4b5c6d7e8f90"
 NODE_KEY = bytes.fromhex("5e" * 32)
+SLEPT: list[float] = []
+# The backend's own policy, its waits recorded instead of slept.
+RETRY = dataclasses.replace(lnbits.RETRY, sleep=SLEPT.append)
 CUSTOMER_NODE_KEY = bytes.fromhex("3c" * 32)
 
 
@@ -169,7 +172,7 @@ def fake() -> FakeLNbits:
 @pytest.fixture
 def backend(fake: FakeLNbits) -> LNbitsBackend:
     client = httpx.Client(transport=httpx.MockTransport(fake.handler))
-    return LNbitsBackend(URL + "/", INVOICE_KEY, ADMIN_KEY, client=client)
+    return LNbitsBackend(URL + "/", INVOICE_KEY, ADMIN_KEY, client=client, retry=RETRY)
 
 
 def _body(request: httpx.Request) -> dict[str, Any]:
@@ -297,23 +300,68 @@ def test_create_maps_outages_to_lightning_unavailable(
 
 
 @pytest.mark.parametrize(
-    "refusal",
+    "nonsense",
     [
-        httpx.Response(520, json={"detail": "secret detail", "status": "failed"}),
-        httpx.Response(400, json={"detail": "secret detail"}),
         httpx.Response(201, text="<html>not json</html>"),
         httpx.Response(302, headers={"Location": "https://elsewhere.example/"}),
     ],
 )
-def test_create_maps_refusals_and_nonsense_to_bad_response(
-    backend: LNbitsBackend, fake: FakeLNbits, refusal: httpx.Response
+def test_create_maps_nonsense_to_bad_response(
+    backend: LNbitsBackend, fake: FakeLNbits, nonsense: httpx.Response
+) -> None:
+    fake.override[("POST", "create")] = nonsense
+
+    with pytest.raises(LightningBadResponse) as caught:
+        backend.create_invoice(10, "x", 600)
+
+    assert caught.value.status == 502
+    _assert_no_secrets(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("refusal", "reason"),
+    [
+        (
+            httpx.Response(520, json={"detail": "Invoice amount too big.", "status": "failed"}),
+            "(HTTP 520): Invoice amount too big.",
+        ),
+        (
+            httpx.Response(400, json={"detail": "Webhook URL not allowed."}),
+            "(HTTP 400): Webhook URL not allowed.",
+        ),
+        (
+            httpx.Response(
+                422, json={"detail": [{"loc": ["body", "amount"], "msg": "must be > 0"}]}
+            ),
+            "(HTTP 422): must be > 0",
+        ),
+        (httpx.Response(400, text="plain"), "(HTTP 400)"),
+    ],
+)
+def test_a_refused_create_logs_lnbits_own_reason_but_tells_the_caller_nothing(
+    backend: LNbitsBackend, fake: FakeLNbits, refusal: httpx.Response, reason: str
 ) -> None:
     fake.override[("POST", "create")] = refusal
 
     with pytest.raises(LightningBadResponse) as caught:
         backend.create_invoice(10, "x", 600)
 
+    # The logged message says why; the caller's sentence stays generic (a 502).
+    assert caught.value.message == f"LNbits refused to create the invoice {reason}"
     assert caught.value.status == 502
+    assert "LNbits" not in caught.value.public_message
+    assert len([r for r in fake.requests if r.method == "POST"]) == 1  # a refusal is final
+
+
+def test_a_refusal_that_echoes_a_key_is_redacted(backend: LNbitsBackend, fake: FakeLNbits) -> None:
+    fake.override[("POST", "create")] = httpx.Response(
+        400, json={"detail": f"bad key {INVOICE_KEY} or {ADMIN_KEY}"}
+    )
+
+    with pytest.raises(LightningBadResponse) as caught:
+        backend.create_invoice(10, "x", 600)
+
+    assert caught.value.message.endswith("bad key *** or ***")
     _assert_no_secrets(caught.value)
 
 
@@ -693,6 +741,72 @@ def test_check_payment_outage_is_unavailable(
 
     with pytest.raises(LightningUnavailable):
         backend.check_payment("ab" * 32)
+
+
+# -- retries (timmy.upstream) --------------------------------------------------------------
+
+
+class Flaky:
+    """Answers the first ``failures`` matching calls with ``failure``, then lets LNbits answer."""
+
+    def __init__(self, fake: FakeLNbits, failures: list[httpx.Response | Exception]) -> None:
+        self.fake, self.failures = fake, failures
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if self.failures:
+            self.fake.requests.append(request)
+            failure = self.failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure
+        return self.fake.handler(request)
+
+
+def flaky_backend(fake: FakeLNbits, *failures: httpx.Response | Exception) -> LNbitsBackend:
+    client = httpx.Client(transport=httpx.MockTransport(Flaky(fake, list(failures)).handler))
+    return LNbitsBackend(URL, INVOICE_KEY, ADMIN_KEY, client=client, retry=RETRY)
+
+
+def test_a_check_is_retried_through_an_outage(fake: FakeLNbits) -> None:
+    created = flaky_backend(fake).create_invoice(10, "x", 600)
+    SLEPT.clear()
+
+    status = flaky_backend(fake, httpx.Response(503, text="maintenance")).check(
+        created.payment_hash
+    )
+
+    assert status.paid is False
+    assert SLEPT == [0.25]
+
+
+def test_a_pay_that_never_connected_is_sent_again(fake: FakeLNbits) -> None:
+    invoice = fake.customer_invoice()
+
+    result = flaky_backend(fake, httpx.ConnectError("refused")).pay(invoice)
+
+    assert result.state == PaymentState.PAID
+    assert [r.method for r in fake.requests] == ["POST", "POST"]
+
+
+@pytest.mark.parametrize(
+    "lost", [httpx.ReadTimeout("after sending"), httpx.Response(502, text="bad gateway")]
+)
+def test_a_pay_that_may_have_arrived_is_never_sent_twice(
+    fake: FakeLNbits, lost: httpx.Response | Exception
+) -> None:
+    invoice = fake.customer_invoice()
+
+    flaky_backend(fake, lost).pay(invoice)
+
+    assert [r.method for r in fake.requests].count("POST") == 1
+
+
+def test_lnbits_verdicts_are_not_retried(fake: FakeLNbits) -> None:
+    verdict = httpx.Response(520, json={"detail": "no route", "status": "failed"})
+
+    flaky_backend(fake, verdict).pay(fake.customer_invoice())
+
+    assert [r.method for r in fake.requests].count("POST") == 1
 
 
 # -- keys stay secret ----------------------------------------------------------------------

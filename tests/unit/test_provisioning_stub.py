@@ -10,11 +10,8 @@ import httpx
 import pytest
 
 from timmy.provisioning.cloudinit import USER_DATA_MAX_BYTES, UserDataTooLarge, build_cloud_init
-from timmy.provisioning.digitalocean import (
-    DigitalOceanApi,
-    DigitalOceanClient,
-    ProvisioningFailed,
-)
+from timmy.provisioning.digitalocean import DigitalOceanApi, DigitalOceanClient
+from timmy.provisioning.errors import ProvisioningFailed
 from timmy.provisioning.sshkeys import generate_ssh_keypair
 from timmy.provisioning.stub import (
     StubDigitalOcean,

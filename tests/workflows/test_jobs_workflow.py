@@ -17,7 +17,8 @@ from concurrency import wait_until
 from local.stack import LocalStack
 from timmy import ai
 from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
-from timmy.ai.base import AIResult, RetryableAIError
+from timmy.ai.base import AIResult
+from timmy.ai.errors import RetryableAIError
 from timmy.ai.stub import StubProvider
 from timmy.data import jobs as job_rows
 from timmy.data.jobs import Job, JobState

@@ -16,7 +16,7 @@ import math
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
@@ -34,6 +34,8 @@ from timmy.errors import BadRequest, TimmyError
 from timmy.observability import logger, metrics
 from timmy.runtime import check_configuration
 from timmy.settings import ConfigurationError, public_base_url
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ErrorBody(BaseModel):
@@ -187,14 +189,17 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def ok_doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
-    """An OpenAPI response entry with a body model (for a route's ``responses=``)."""
+def response_doc(description: str, model: type[BaseModel] = ErrorEnvelope) -> OpenAPIResponse:
+    """The one way to document a route's response (an entry of its ``responses=``): a success
+    names its body model; an error's body is the error envelope, the default."""
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
-def error_doc(description: str) -> OpenAPIResponse:
-    """An OpenAPI response entry whose body is the error envelope (not the success model)."""
-    return ok_doc(description, ErrorEnvelope)
+def created(body: ModelT, headers: dict[str, str] | None = None) -> Response[ModelT]:
+    """The one way to answer 201 Created. The status travels in the Response itself, not in
+    the route's ``status_code`` (which Powertools reads back from resolver state); the route
+    documents it with ``responses={201: response_doc(...)}``."""
+    return Response(201, "application/json", body, headers=headers)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -11,10 +11,11 @@
    not slow every request down.
 
 Time bound: one call blocks at most ``len(feeds) * timeout_seconds`` (plus thread start-up),
-and only when the cache is stale. Each feed runs in a worker thread that is abandoned when its
-time is up; httpx's own timeouts (set to the same bound) end that thread soon after.
-Concurrent callers share one lock, so a stale cache triggers one round of feed calls, not one
-per caller.
+and only when the cache is stale. Each feed's GET goes through :mod:`timmy.upstream` (one
+quick retry of a failed connection, a 429 or a 5xx, inside the same bound). Each feed runs in
+a worker thread that is abandoned when its time is up; httpx's own timeouts (set to the same
+bound) end that thread soon after. Concurrent callers share one lock, so a stale cache
+triggers one round of feed calls, not one per caller.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final, Protocol
 
+from timmy import upstream
 from timmy.deadline import DeadlineExceeded, call_within
 from timmy.errors import UpstreamUnavailable
 
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 MIN_SANE_BTC_USD: Final = Decimal(1_000)
 MAX_SANE_BTC_USD: Final = Decimal(10_000_000)
 _MAX_BODY_BYTES: Final = 256 * 1024
+# The feed's deadline bounds the whole call, retries included: keep the waits short.
+RETRY: Final = upstream.RetryPolicy(attempts=2, base_delay=0.1, max_retry_after=0.5)
 
 COINBASE_SPOT_URL: Final = "https://api.coinbase.com/v2/prices/BTC-USD/spot"
 KRAKEN_TICKER_URL: Final = "https://api.kraken.com/0/public/Ticker"
@@ -166,17 +170,19 @@ class _HttpFeed:
 
     name = "http"
 
-    def __init__(self, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, client: httpx.Client | None = None, *, retry: upstream.RetryPolicy = RETRY
+    ) -> None:
         self._client = client
         self._client_lock = threading.Lock()
+        self._retry = retry
 
     def _http(self) -> httpx.Client:
         with self._client_lock:
             if self._client is None:
-                import httpx
-
-                self._client = httpx.Client(
-                    headers={"Accept": "application/json", "User-Agent": "timmy-price/1"}
+                self._client = upstream.new_client(
+                    timeout=5.0,  # each call passes its own, shorter, timeout
+                    headers={"Accept": "application/json", "User-Agent": "timmy-price/1"},
                 )
             return self._client
 
@@ -184,7 +190,15 @@ class _HttpFeed:
         import httpx
 
         try:
-            response = self._http().get(url, params=params, timeout=timeout_seconds)
+            response = upstream.request(
+                self._http(),
+                "GET",
+                url,
+                policy=self._retry,
+                service=self.name,
+                params=params,
+                timeout=timeout_seconds,
+            )
         except httpx.HTTPError as exc:
             raise PriceFeedError(f"{self.name} unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
@@ -215,8 +229,14 @@ class CoinbaseSpotFeed(_HttpFeed):
 
     name = "coinbase"
 
-    def __init__(self, client: httpx.Client | None = None, *, url: str = COINBASE_SPOT_URL):
-        super().__init__(client)
+    def __init__(
+        self,
+        client: httpx.Client | None = None,
+        *,
+        url: str = COINBASE_SPOT_URL,
+        retry: upstream.RetryPolicy = RETRY,
+    ) -> None:
+        super().__init__(client, retry=retry)
         self._url = url
 
     def fetch_usd(self, timeout_seconds: float) -> Decimal:
@@ -236,8 +256,14 @@ class KrakenTickerFeed(_HttpFeed):
 
     name = "kraken"
 
-    def __init__(self, client: httpx.Client | None = None, *, url: str = KRAKEN_TICKER_URL):
-        super().__init__(client)
+    def __init__(
+        self,
+        client: httpx.Client | None = None,
+        *,
+        url: str = KRAKEN_TICKER_URL,
+        retry: upstream.RetryPolicy = RETRY,
+    ) -> None:
+        super().__init__(client, retry=retry)
         self._url = url
 
     def fetch_usd(self, timeout_seconds: float) -> Decimal:

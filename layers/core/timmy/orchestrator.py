@@ -1,4 +1,12 @@
-"""Step Functions: start executions and resume waiting tasks (boto3, created lazily)."""
+"""Step Functions: start executions and resume waiting tasks.
+
+One client, :class:`timmy.aws_json.AwsJsonClient` over httpx, with botocore's standard retry
+mode (throttling, 5xx and connection errors; jittered backoff; 3 attempts), whenever the
+process has credentials in its environment and either runs in Lambda or is given an endpoint
+(``AWS_ENDPOINT_URL_SFN`` / ``AWS_ENDPOINT_URL``: a moto server, a VPC endpoint). boto3 remains
+only for an in-process moto (``mock_aws``), which intercepts botocore and nothing else; it is
+configured with the same standard retry mode.
+"""
 
 from __future__ import annotations
 
@@ -18,16 +26,19 @@ class TaskGone(Exception):
 _client_lock = threading.Lock()
 
 
+def _endpoint() -> str | None:
+    # The SDKs' standard endpoint overrides (a local emulator, a VPC endpoint).
+    return os.environ.get("AWS_ENDPOINT_URL_SFN") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
 class _StepFunctionsOverHttp:
     """The calls we make, over the small SigV4 client (see :mod:`timmy.aws_json`)."""
 
     def __init__(self, region: str) -> None:
         from timmy.aws_json import AwsJsonClient
 
-        # The SDKs' standard endpoint overrides (a local emulator, a VPC endpoint).
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_SFN") or os.environ.get("AWS_ENDPOINT_URL")
         self._api = AwsJsonClient(
-            service="states", target_prefix="AWSStepFunctions", region=region, endpoint=endpoint
+            service="states", target_prefix="AWSStepFunctions", region=region, endpoint=_endpoint()
         )
 
     def start_execution(self, **params: Any) -> dict[str, Any]:
@@ -46,15 +57,21 @@ class _StepFunctionsOverHttp:
 @functools.cache
 def _client() -> Any:
     region = core().aws_region
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and "AWS_ACCESS_KEY_ID" in os.environ:
-        # In Lambda: no boto3 import on the cold-start path of the handlers that need us.
+    in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    if "AWS_ACCESS_KEY_ID" in os.environ and (in_lambda or _endpoint()):
+        # No boto3 import on the cold-start path of the handlers that need us.
         return _StepFunctionsOverHttp(region)
-    import boto3  # locally and in tests, so that moto serves the calls
+    import boto3  # an in-process moto (mock_aws) serves only botocore's calls
+    from botocore.config import Config
 
     # boto3's default session is not safe to build clients from on several threads at once
     # (the local stack serves requests from many): a session of our own, built under a lock.
     with _client_lock:
-        return boto3.session.Session().client("stepfunctions", region_name=region)
+        return boto3.session.Session().client(
+            "stepfunctions",
+            region_name=region,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        )
 
 
 def reset_client() -> None:
@@ -62,15 +79,27 @@ def reset_client() -> None:
 
 
 def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
-    response = _client().start_execution(
-        stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, default=str)
-    )
+    """Start the execution ``name`` (once: a second start of the same name is no error)."""
+    try:
+        response = _client().start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, default=str)
+        )
+    except Exception as error:
+        # Our names are unique ids: an execution of that name is ours, started by an earlier
+        # attempt whose answer was lost (the retry meets it once it has ended, or its input
+        # was written in another key order).
+        if _error_code(error) == "ExecutionAlreadyExists":
+            return execution_arn_of(state_machine_arn, name)
+        raise
     return str(response["executionArn"])
 
 
+def _error_code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
 def _task_gone(error: Exception) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-    return code in {"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"}
+    return _error_code(error) in {"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"}
 
 
 def send_task_success(task_token: str, output: dict[str, Any]) -> None:
@@ -106,8 +135,7 @@ def execution_status(execution_arn: str) -> str | None:
     try:
         described = describe_execution(execution_arn)
     except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-        if code == "ExecutionDoesNotExist":
+        if _error_code(error) == "ExecutionDoesNotExist":
             return None
         raise
     return str(described["status"])

@@ -41,6 +41,7 @@ class Confirmation(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class ConfirmResult:
     outcome: Confirmation
+    invoice: Invoice | None = None  # the invoice this call flipped (PAID_NOW only)
 
     @property
     def paid(self) -> bool:
@@ -142,7 +143,7 @@ def confirm_payment(payment_hash: str) -> ConfirmResult:
         "invoice paid", extra={"payment_hash": payment_hash, "purpose": str(flipped.purpose)}
     )
     resume_waiting_workflow(payment_hash)
-    return ConfirmResult(Confirmation.PAID_NOW)
+    return ConfirmResult(Confirmation.PAID_NOW, flipped)
 
 
 def attach_task_token(payment_hash: str, task_token: str) -> bool:

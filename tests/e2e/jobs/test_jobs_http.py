@@ -378,8 +378,8 @@ def test_an_expired_token_is_401(api: httpx.Client) -> None:
 def test_lightning_down_at_creation_is_503_and_stores_nothing(
     api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from timmy.lightning.errors import LightningUnavailable
     from timmy.lightning.stub import StubBackend
-    from timmy.lightning.types import LightningUnavailable
 
     def down(*_args: object, **_kwargs: object) -> None:
         raise LightningUnavailable("the node is down")
@@ -413,8 +413,8 @@ def test_a_workflow_that_cannot_start_is_503_and_leaves_no_job(
 def test_polling_while_the_node_is_unreachable_still_shows_the_job(
     jobs: JobsClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from timmy.lightning.errors import LightningUnavailable
     from timmy.lightning.stub import StubBackend
-    from timmy.lightning.types import LightningUnavailable
 
     created = jobs.create("Poll me")
 

@@ -120,7 +120,7 @@ def test_duplicate_tagged_droplets_are_reduced_to_one(wf: Workflow, cloud: FakeC
     steps.upload_ssh_key(job_id)
     steps.create_tailscale_key(job_id)
     cloud.lose_droplet_create_answers = 2
-    from timmy.provisioning.digitalocean import ProvisioningOutcomeUnknown
+    from timmy.provisioning.errors import ProvisioningOutcomeUnknown
 
     for _ in range(2):
         # A tag listing that lags behind: the earlier droplet is not listed yet

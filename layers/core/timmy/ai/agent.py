@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-from timmy.ai.base import AIProvider, AIResult, PermanentAIError, require_max_tokens
+from timmy.ai.base import AIProvider, AIResult, require_max_tokens
+from timmy.ai.errors import PermanentAIError
 
 EVAL_MAX_TOKENS: Final = 256
 MAX_REASON_CHARS: Final = 500

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from timmy import upstream
 from timmy.ai.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    RETRY,
     AIResult,
-    PermanentAIError,
     new_http_client,
     post_json,
     require_max_tokens,
     token_count,
 )
+from timmy.ai.errors import PermanentAIError
 
 if TYPE_CHECKING:
     import httpx
@@ -38,6 +40,7 @@ class AnthropicProvider:
         base_url: str = ANTHROPIC_BASE_URL,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         client: httpx.Client | None = None,
+        retry: upstream.RetryPolicy = RETRY,
     ) -> None:
         if not api_key:
             raise ValueError("an Anthropic API key is required")
@@ -48,6 +51,7 @@ class AnthropicProvider:
         self._url = base_url.rstrip("/") + "/v1/messages"
         self._timeout = timeout_seconds
         self._client = client
+        self._retry = retry
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"AnthropicProvider(model={self.model!r}, url={self._url!r})"
@@ -72,6 +76,7 @@ class AnthropicProvider:
                 "messages": [{"role": "user", "content": prompt}],
             },
             timeout_seconds=self._timeout,
+            retry=self._retry,
         )
         usage = payload.get("usage")
         if not isinstance(usage, dict):

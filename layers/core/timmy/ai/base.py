@@ -1,4 +1,4 @@
-"""What every AI provider offers, the errors it raises, and shared HTTP plumbing.
+"""What every AI provider offers and shared HTTP plumbing; the errors are in ``errors``.
 
 Error split (it decides whether a workflow step is retried):
 
@@ -9,6 +9,10 @@ Error split (it decides whether a workflow step is retried):
 
 Messages name the provider, the HTTP status and the upstream error *type* only: upstream
 messages can echo parts of a credential, so they are never copied.
+
+Calls go through :mod:`timmy.upstream` with :data:`RETRY`: a completion is a POST that may
+bill tokens once it arrives, so only a connection never made and a 429 are retried here; a
+5xx or a lost answer is a RetryableAIError that the workflow's own Retry repeats later.
 """
 
 from __future__ import annotations
@@ -17,22 +21,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
-from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+from timmy import upstream
+from timmy.ai.errors import PermanentAIError, RetryableAIError
 
 if TYPE_CHECKING:
     import httpx
 
 DEFAULT_TIMEOUT_SECONDS: Final = 60.0
 _CONNECT_TIMEOUT_SECONDS: Final = 5.0
+RETRY: Final = upstream.RetryPolicy(attempts=3, base_delay=0.5, max_delay=4.0, max_retry_after=10.0)
 _SAFE_ERROR_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
-
-class RetryableAIError(UpstreamUnavailable):
-    code = "ai_unavailable"
-
-
-class PermanentAIError(UpstreamBadGateway):
-    code = "ai_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +70,12 @@ def token_count(value: object, provider: str, field: str) -> int:
 
 def new_http_client() -> httpx.Client:
     """A client for providers that were not handed one (created on first use, not import)."""
-    import httpx
-
-    return httpx.Client(headers={"User-Agent": "timmy-ai/1"})
+    # Each call passes its own timeout (http_timeout); this one only bounds the defaults.
+    return upstream.new_client(
+        timeout=DEFAULT_TIMEOUT_SECONDS,
+        connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+        headers={"User-Agent": "timmy-ai/1"},
+    )
 
 
 def http_timeout(timeout_seconds: float) -> httpx.Timeout:
@@ -91,13 +92,21 @@ def post_json(
     headers: dict[str, str],
     body: dict[str, object],
     timeout_seconds: float,
+    retry: upstream.RetryPolicy = RETRY,
 ) -> dict[str, object]:
     """POST ``body`` as JSON and return the JSON object answered, mapping every failure."""
     import httpx
 
     try:
-        response = client.post(
-            url, json=body, headers=headers, timeout=http_timeout(timeout_seconds)
+        response = upstream.request(
+            client,
+            "POST",
+            url,
+            policy=retry,
+            service=provider,
+            json=body,
+            headers=headers,
+            timeout=http_timeout(timeout_seconds),
         )
     except httpx.TimeoutException:
         raise RetryableAIError(f"{provider} timed out") from None

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from timmy import upstream
 from timmy.ai.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    RETRY,
     AIResult,
-    PermanentAIError,
     new_http_client,
     post_json,
     require_max_tokens,
     token_count,
 )
+from timmy.ai.errors import PermanentAIError
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +41,7 @@ class OpenAICompatProvider:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         max_tokens_field: str = "max_tokens",
         client: httpx.Client | None = None,
+        retry: upstream.RetryPolicy = RETRY,
     ) -> None:
         """``max_tokens_field``: newer OpenAI models want ``max_completion_tokens``; most
         self-hosted servers only know ``max_tokens`` (the default)."""
@@ -52,6 +55,7 @@ class OpenAICompatProvider:
         self._timeout = timeout_seconds
         self._max_tokens_field = max_tokens_field
         self._client = client
+        self._retry = retry
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"OpenAICompatProvider(model={self.model!r}, url={self._url!r})"
@@ -77,6 +81,7 @@ class OpenAICompatProvider:
                 ],
             },
             timeout_seconds=self._timeout,
+            retry=self._retry,
         )
         usage = payload.get("usage")
         if not isinstance(usage, dict):

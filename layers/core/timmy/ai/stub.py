@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
-from timmy.ai.base import AIResult, PermanentAIError, RetryableAIError, require_max_tokens
+from timmy.ai.base import AIResult, require_max_tokens
+from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.pricing import BYTES_PER_TOKEN, STUB_MODEL, text_tokens
 
 DEFAULT_REJECT_MARKERS: Final = ("[[reject]]",)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from timmy.api import ErrorEnvelope
 from timmy.data.identities import TrustTier
 from timmy.identity.login import Challenge, Login
 from timmy.identity.service import TrustProfile
@@ -76,17 +74,3 @@ class LoginOut(BaseModel):
             trust_tier=login.profile.tier,
             trust=TrustOut.of(login.profile),
         )
-
-
-def documented_responses(ok: str, **errors: str) -> dict[int, Any]:
-    """OpenAPI ``responses`` for a route: the success (its return model) and error envelopes.
-
-    Keys of ``errors`` are ``e401`` style; values list the codes that status can carry.
-    """
-    responses: dict[int, Any] = {200: {"description": ok}}
-    for key, description in errors.items():
-        responses[int(key.removeprefix("e"))] = {
-            "description": description,
-            "content": {"application/json": {"model": ErrorEnvelope}},
-        }
-    return responses

@@ -27,7 +27,7 @@ from timmy.jobs.views import (
     job_view,
     refund_of,
 )
-from timmy.lightning.types import PaymentFailed
+from timmy.lightning.errors import PaymentFailed
 from timmy.observability import log_ref
 from timmy.payouts import service as payouts
 from timmy.quote import pricing_settings, validate_request_text

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from timmy.lightning.types import InvalidInvoice
+from timmy.lightning.errors import InvalidInvoice
 
 if TYPE_CHECKING:
     from bolt11 import Bolt11

@@ -12,7 +12,8 @@ from timmy.data.invoices import InvoiceState
 from timmy.db.connection import transaction
 from timmy.errors import BadRequest, NotFound
 from timmy.lightning import backend
-from timmy.lightning.types import PaymentFailed, PaymentState
+from timmy.lightning.errors import PaymentFailed
+from timmy.lightning.types import PaymentState
 from timmy.payments import ConfirmResult, confirm_payment
 from timmy.settings import EnvBool, EnvSettings, load
 

@@ -21,7 +21,13 @@ exceptions.py):
   was never made (``httpx.ConnectError``/``ConnectTimeout``: nothing was sent) or LNbits
   refused it (4xx, or 520 ``failed`` with no record of the wallet having paid it).
 
-LNbits' bodies are never passed to callers: every error message here is our own.
+LNbits' bodies are never passed to callers: the public message of every error here is our own.
+Only a refused invoice creation carries LNbits' own reason (its ``detail``, with the keys
+redacted) in the error's logged message, because that reason is what an operator needs to fix
+it (a webhook origin LNbits does not allow, an amount out of its limits).
+
+Requests go through :mod:`timmy.upstream`: reads are retried on outages; a create or a pay
+only when nothing was sent (or LNbits answered 429), and never on LNbits' 520 verdicts.
 """
 
 from __future__ import annotations
@@ -33,16 +39,10 @@ from typing import Any, Final
 
 import httpx
 
+from timmy import upstream
 from timmy.lightning.bolt11 import MAX_DESCRIPTION_BYTES, decode_invoice, preimage_matches
-from timmy.lightning.types import (
-    CreatedInvoice,
-    InvalidInvoice,
-    InvoiceStatus,
-    LightningBadResponse,
-    LightningUnavailable,
-    PaymentResult,
-    PaymentState,
-)
+from timmy.lightning.errors import InvalidInvoice, LightningBadResponse, LightningUnavailable
+from timmy.lightning.types import CreatedInvoice, InvoiceStatus, PaymentResult, PaymentState
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,15 @@ PAYMENTS_PATH: Final = "/api/v1/payments"
 WALLET_PATH: Final = "/api/v1/wallet"  # the key's wallet (id, name, balance): a cheap probe
 LNBITS_ERROR_STATUS: Final = 520  # LNbits' PaymentError / InvoiceError responses
 _HEX64_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
+_MAX_REASON_CHARS: Final = 300
+# Short waits: these calls answer an HTTP request that API Gateway ends after 29 s.
+RETRY: Final = upstream.RetryPolicy(
+    attempts=2,
+    base_delay=0.25,
+    max_delay=1.0,
+    max_retry_after=2.0,
+    no_retry_statuses=frozenset({LNBITS_ERROR_STATUS}),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,7 @@ class LNbitsBackend:
         client: httpx.Client | None = None,
         timeout: float = 10.0,
         network: str = "bc",
+        retry: upstream.RetryPolicy = RETRY,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise ValueError("LNbits url must start with https:// or http://")
@@ -91,9 +101,9 @@ class LNbitsBackend:
         self._invoice_key = invoice_key
         self._admin_key = admin_key
         self._timeout = timeout
+        self._retry = retry
         self._owns_client = client is None
-        # Redirects are not followed: the key header must never travel to another host.
-        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+        self._client = client or upstream.new_client(timeout=timeout)
 
     def __repr__(self) -> str:  # keys stay out of reprs, tracebacks and logs
         return f"LNbitsBackend(url={self._base!r}, admin_key={'set' if self._admin_key else None})"
@@ -136,14 +146,12 @@ class LNbitsBackend:
         if response.status_code == LNBITS_ERROR_STATUS:
             # InvoiceError: "pending" means the funding node failed; "failed" is a refusal.
             if _json_object(response).get("status") == "failed":
-                raise LightningBadResponse("LNbits refused to create the invoice")
+                raise LightningBadResponse(self._refusal(response))
             raise LightningUnavailable("LNbits' Lightning node could not create the invoice")
         if response.status_code in (401, 403):
             raise LightningUnavailable("LNbits rejected the invoice key")
         if response.status_code not in (200, 201):
-            raise LightningBadResponse(
-                f"LNbits refused to create the invoice (HTTP {response.status_code})"
-            )
+            raise LightningBadResponse(self._refusal(response))
         return _created_invoice(_json_object(response), amount_sats)
 
     def check(self, payment_hash: str) -> InvoiceStatus:
@@ -229,13 +237,26 @@ class LNbitsBackend:
         """Whether LNbits answers ``GET /api/v1/wallet`` with our invoice key (health check)."""
         try:
             response = self._request(
-                "GET", WALLET_PATH, self._invoice_key, timeout=min(timeout_seconds, self._timeout)
+                "GET",
+                WALLET_PATH,
+                self._invoice_key,
+                timeout=min(timeout_seconds, self._timeout),
+                retry=upstream.NO_RETRIES,  # a probe bounded by its timeout: one attempt
             )
         except LightningUnavailable:
             return False
         return response.status_code == 200
 
     # -- internals -------------------------------------------------------------------------
+
+    def _refusal(self, response: httpx.Response) -> str:
+        """Why LNbits refused an invoice, in its own words (keys redacted), for the logs."""
+        message = f"LNbits refused to create the invoice (HTTP {response.status_code})"
+        reason = _reason(_json_object(response).get("detail"))
+        if reason:
+            secrets = (self._invoice_key, self._admin_key or "")
+            message += f": {upstream.redact(reason, secrets)[:_MAX_REASON_CHARS]}"
+        return message
 
     def _payment_result(self, body: dict[str, Any], payment_hash: str) -> PaymentResult:
         """A 201 from a pay call: settled (with its proof and fee), or in flight."""
@@ -320,9 +341,10 @@ class LNbitsBackend:
         *,
         json_body: dict[str, Any] | None = None,
         timeout: float | None = None,
+        retry: upstream.RetryPolicy | None = None,
     ) -> httpx.Response:
         try:
-            return self._send(method, path, key, json_body=json_body, timeout=timeout)
+            return self._send(method, path, key, json_body=json_body, timeout=timeout, retry=retry)
         except httpx.TimeoutException:
             log.warning("LNbits %s %s timed out", method, path)
             raise LightningUnavailable("LNbits did not answer in time") from None
@@ -338,11 +360,16 @@ class LNbitsBackend:
         *,
         json_body: dict[str, Any] | None = None,
         timeout: float | None = None,
+        retry: upstream.RetryPolicy | None = None,
     ) -> httpx.Response:
-        """One request; httpx's own errors propagate (the caller knows what they mean)."""
-        response = self._client.request(
+        """One request, retried by :func:`timmy.upstream.send` (a POST only when nothing was
+        sent); httpx's own errors propagate (the caller knows what they mean)."""
+        response = upstream.request(
+            self._client,
             method,
             f"{self._base}{path}",
+            policy=self._retry if retry is None else retry,
+            service="LNbits",
             headers={"X-Api-Key": key, "Accept": "application/json"},
             json=json_body,
             timeout=self._timeout if timeout is None else timeout,
@@ -372,13 +399,17 @@ def _normalise_hash(payment_hash: str) -> str:
     return payment_hash.lower()
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    """The response body as a JSON object, or an empty dict if it is anything else."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+_json_object = upstream.json_object
+
+
+def _reason(detail: object) -> str:
+    """LNbits' ``detail``: a sentence, or FastAPI's list of validation errors (``msg`` each)."""
+    if isinstance(detail, str):
+        return " ".join(detail.split())
+    if isinstance(detail, list):
+        messages = [item.get("msg") for item in detail if isinstance(item, dict)]
+        return "; ".join(" ".join(m.split()) for m in messages if isinstance(m, str))
+    return ""
 
 
 def _created_invoice(body: dict[str, Any], amount_sats: int) -> CreatedInvoice:

@@ -1,4 +1,4 @@
-"""The Lightning backend contract: value types, the backend protocol and its errors.
+"""The Lightning backend contract: value types and the backend protocol (errors: ``errors``).
 
 Every backend (LNbits, the local stub) returns these small frozen values, never the upstream's
 own JSON, so nothing an upstream says reaches a caller unchecked.
@@ -10,8 +10,6 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-
-from timmy.errors import BadRequest, UpstreamBadGateway, UpstreamUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +79,3 @@ class LightningBackend(Protocol):
         ...
 
     def check_payment(self, payment_hash: str) -> PaymentResult: ...
-
-
-class LightningUnavailable(UpstreamUnavailable):
-    """The Lightning backend could not be reached or failed; nothing changed, retry later."""
-
-    code = "lightning_unavailable"
-
-
-class LightningBadResponse(UpstreamBadGateway):
-    """The Lightning backend answered with something we cannot trust or use."""
-
-    code = "lightning_bad_response"
-
-
-class InvalidInvoice(BadRequest):
-    """A BOLT11 string (or payment hash) that is malformed, unsigned or unsupported."""
-
-    code = "invalid_invoice"
-
-
-class PaymentFailed(UpstreamBadGateway):
-    """The backend definitely did not pay the invoice (no funds moved)."""
-
-    code = "payment_failed"

@@ -32,7 +32,8 @@ from timmy.db.connection import transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.lightning import backend
 from timmy.lightning.bolt11 import DecodedInvoice, decode_invoice
-from timmy.lightning.types import InvalidInvoice, PaymentResult, PaymentState
+from timmy.lightning.errors import InvalidInvoice
+from timmy.lightning.types import PaymentResult, PaymentState
 from timmy.observability import log_ref
 from timmy.payouts.errors import (
     AmountMismatch,

@@ -1,223 +1,28 @@
-"""DigitalOcean API v2 client: SSH keys and droplets, with the provisioning retry policy.
+"""DigitalOcean API v2 client: SSH keys and droplets.
 
 Shapes follow digitalocean/openapi: Bearer token; ``POST /v2/account/keys`` → 201 ``ssh_key``;
 ``POST /v2/droplets`` → 202 ``droplet`` (accepted, not yet built); ``GET /v2/droplets/{id}`` →
 ``droplet.status`` and ``droplet.networks.v4[{ip_address, type}]``; deletes → 204. Errors carry
 ``{"id", "message", "request_id"}``. Rate limits are 250/min and 5000/h; a 429 says when to retry.
-
-The retry helpers here are shared with the Tailscale client: both upstreams follow one policy.
+Retries and error mapping: :mod:`timmy.provisioning.http`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
-from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+from timmy import upstream
+from timmy.provisioning import http
 from timmy.provisioning.cloudinit import check_user_data_size
+from timmy.provisioning.errors import ProvisioningFailed
+
+if TYPE_CHECKING:  # httpx is loaded with the first client, not with this module
+    import httpx
 
 DEFAULT_BASE_URL = "https://api.digitalocean.com"
-_USER_AGENT = "timmy-provisioner/1"
-_MAX_MESSAGE_LEN = 300
-
-# Methods whose repetition cannot create a second resource.
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class ProvisioningUnavailable(UpstreamUnavailable):
-    """The cloud API could not be reached or kept failing; nothing was decided. Retry later."""
-
-    code = "provisioner_unavailable"
-    retryable = True
-
-
-class ProvisioningOutcomeUnknown(ProvisioningUnavailable):
-    """A create request may or may not have taken effect (the answer was lost).
-
-    Still retryable, but look for the resource first (e.g. droplets by tag) to avoid a duplicate.
-    """
-
-    code = "provisioner_outcome_unknown"
-
-
-class ProvisioningFailed(UpstreamBadGateway):
-    """The cloud API refused the request (4xx) or answered nonsense: retrying will not help."""
-
-    code = "provisioning_failed"
-    retryable = False
-
-    def __init__(
-        self, message: str, *, upstream_status: int | None = None, upstream_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.upstream_status = upstream_status
-        self.upstream_id = upstream_id
-
-
-# --- retry policy (shared with tailscale.py) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: ``base_delay * 2**attempt`` capped at ``max_delay``.
-
-    A 429's ``retry-after`` is honoured up to ``max_retry_after`` (Lambda time is finite; past
-    that, give up and let the workflow retry later).
-    """
-
-    max_retries: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 30.0
-
-    def backoff(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.base_delay * (2**attempt)))
-
-
-# Errors raised before the request left this machine: always safe to repeat.
-_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
-# The request may have arrived; repeating is only safe when the request is idempotent.
-_MAYBE_SENT_ERRORS: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
-
-
-def send_with_retries(
-    client: httpx.Client,
-    build: Callable[[], httpx.Request],
-    *,
-    service: str,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    idempotent: bool | None = None,
-) -> httpx.Response:
-    """Send a request, retrying 429, 5xx and network failures; return the first other response.
-
-    ``idempotent`` defaults from the method. For a non-idempotent request a lost answer (read
-    timeout, dropped connection) is not repeated: it raises ProvisioningOutcomeUnknown.
-    Raises ProvisioningUnavailable once retries are exhausted.
-    """
-    attempts = policy.max_retries + 1
-    last_problem = ""
-    for attempt in range(attempts):
-        request = build()
-        safe_to_repeat = (
-            idempotent if idempotent is not None else request.method in _IDEMPOTENT_METHODS
-        )
-        try:
-            response = client.send(request)
-        except _NOT_SENT_ERRORS as exc:
-            last_problem = f"could not connect ({type(exc).__name__})"
-            delay = policy.backoff(attempt)
-        except _MAYBE_SENT_ERRORS as exc:
-            if not safe_to_repeat:
-                raise ProvisioningOutcomeUnknown(
-                    f"{service} did not answer ({type(exc).__name__}); the request may have "
-                    "taken effect"
-                ) from None
-            last_problem = f"no answer ({type(exc).__name__})"
-            delay = policy.backoff(attempt)
-        else:
-            if not _is_retryable_status(response.status_code):
-                return response
-            response.read()
-            response.close()
-            last_problem = f"HTTP {response.status_code}"
-            delay = _delay_for(response, attempt, policy)
-        if attempt + 1 < attempts:
-            sleep(delay)
-    # `from None`: the transport exception's text could carry request details.
-    raise ProvisioningUnavailable(
-        f"{service} is unavailable: {last_problem} after {attempts} attempts"
-    ) from None
-
-
-def upstream_error(
-    response: httpx.Response, *, service: str, secrets: Iterable[str] = ()
-) -> ProvisioningFailed:
-    """A ProvisioningFailed carrying the upstream's own ``message`` (redacted and shortened)."""
-    body = _json_or_none(response)
-    upstream_message = body.get("message") if isinstance(body, dict) else None
-    upstream_id = body.get("id") if isinstance(body, dict) else None
-    detail = upstream_message if isinstance(upstream_message, str) and upstream_message else ""
-    detail = _redact(detail, secrets)[:_MAX_MESSAGE_LEN]
-    message = f"{service} refused the request (HTTP {response.status_code})"
-    if detail:
-        message += f": {detail}"
-    return ProvisioningFailed(
-        message,
-        upstream_status=response.status_code,
-        upstream_id=upstream_id if isinstance(upstream_id, str) else None,
-    )
-
-
-def parse_json_object(response: httpx.Response, *, service: str) -> dict[str, Any]:
-    body = _json_or_none(response)
-    if not isinstance(body, dict):
-        raise ProvisioningFailed(
-            f"{service} answered HTTP {response.status_code} without a JSON object",
-            upstream_status=response.status_code,
-        )
-    return body
-
-
-def _is_retryable_status(status: int) -> bool:
-    return status == 429 or status >= 500
-
-
-def _delay_for(response: httpx.Response, attempt: int, policy: RetryPolicy) -> float:
-    if response.status_code == 429:
-        retry_after = _parse_retry_after(response.headers.get("retry-after"))
-        if retry_after is not None:
-            return min(retry_after, policy.max_retry_after)
-    return policy.backoff(attempt)
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """``retry-after`` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds)
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-# --- DigitalOcean ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -273,10 +78,9 @@ class DigitalOceanClient:
             raise ValueError("a DigitalOcean API token is required")
         self._token = token
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0))
+        self._client = client or upstream.new_client(timeout=20.0)
         self._base_url = base_url.rstrip("/")
-        self._policy = RetryPolicy(max_retries=max_retries)
-        self._sleep = sleep
+        self._policy = http.policy(max_retries, sleep)
 
     def __repr__(self) -> str:
         return f"DigitalOceanClient(base_url={self._base_url!r})"
@@ -352,7 +156,7 @@ class DigitalOceanClient:
         response = self._send("GET", f"/v2/droplets/{int(droplet_id)}")
         if response.status_code != 200:
             raise self._error(response)
-        droplet = parse_json_object(response, service=self.service).get("droplet")
+        droplet = http.parse_json_object(response, service=self.service).get("droplet")
         return self._droplet_from(droplet)
 
     def list_droplets_by_tag(self, tag: str) -> list[Droplet]:
@@ -360,7 +164,7 @@ class DigitalOceanClient:
         response = self._send("GET", "/v2/droplets", params={"tag_name": tag, "per_page": 200})
         if response.status_code != 200:
             raise self._error(response)
-        droplets = parse_json_object(response, service=self.service).get("droplets")
+        droplets = http.parse_json_object(response, service=self.service).get("droplets")
         if not isinstance(droplets, list):
             raise self._unexpected(response)
         return [self._droplet_from(item) for item in droplets]
@@ -383,21 +187,13 @@ class DigitalOceanClient:
         headers = {
             "Authorization": f"Bearer {self._token}",
             "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
+            "User-Agent": http.USER_AGENT,
         }
-
-        def build() -> httpx.Request:
-            return self._client.build_request(
-                method, self._base_url + path, json=json, params=params, headers=headers
-            )
-
-        return send_with_retries(
-            self._client,
-            build,
-            service=self.service,
-            policy=self._policy,
-            sleep=self._sleep,
-            idempotent=idempotent,
+        request = self._client.build_request(
+            method, self._base_url + path, json=json, params=params, headers=headers
+        )
+        return http.call(
+            self._client, request, service=self.service, policy=self._policy, idempotent=idempotent
         )
 
     def _find_ssh_key(self, public_key: str) -> int | None:
@@ -410,7 +206,7 @@ class DigitalOceanClient:
         response = self._send("GET", f"/v2/account/keys/{fingerprint}")
         if response.status_code != 200:
             return None
-        key = parse_json_object(response, service=self.service).get("ssh_key")
+        key = http.parse_json_object(response, service=self.service).get("ssh_key")
         # Only adopt the account's key if it is byte-for-byte the key we meant to upload.
         if not isinstance(key, dict) or _key_material(key.get("public_key")) != _key_material(
             public_key
@@ -425,7 +221,7 @@ class DigitalOceanClient:
         raise self._error(response)
 
     def _id_in(self, response: httpx.Response, root: str) -> int:
-        obj = parse_json_object(response, service=self.service).get(root)
+        obj = http.parse_json_object(response, service=self.service).get(root)
         value = obj.get("id") if isinstance(obj, dict) else None
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._unexpected(response)
@@ -444,7 +240,7 @@ class DigitalOceanClient:
         )
 
     def _error(self, response: httpx.Response) -> ProvisioningFailed:
-        return upstream_error(response, service=self.service, secrets=(self._token,))
+        return http.upstream_error(response, service=self.service, secrets=(self._token,))
 
     def _unexpected(self, response: httpx.Response) -> ProvisioningFailed:
         return ProvisioningFailed(

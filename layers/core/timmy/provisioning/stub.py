@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from timmy.provisioning.cloudinit import check_user_data_size, node_hostname
-from timmy.provisioning.digitalocean import Droplet, ProvisioningFailed
+from timmy.provisioning.digitalocean import Droplet
+from timmy.provisioning.errors import ProvisioningFailed
 from timmy.provisioning.tailscale import check_auth_key_request
 
 # RFC 5737: TEST-NET-1, TEST-NET-2, TEST-NET-3.

@@ -4,7 +4,8 @@ Shape (tailscale/tailscale-client-go-v2 keys.go, Tailscale OpenAPI): ``POST
 /api/v2/tailnet/{tailnet}/keys`` with ``{"capabilities": {"devices": {"create": {"reusable",
 "ephemeral", "preauthorized", "tags"}}}, "expirySeconds", "description"}`` → 200 with the key
 object; its secret ``key`` field is returned only in this answer. API access tokens are accepted
-as a Bearer token. Errors are ``{"message": ...}``. Same retry/error policy as DigitalOcean.
+as a Bearer token. Errors are ``{"message": ...}``. Same retry/error policy as DigitalOcean
+(:mod:`timmy.provisioning.http`).
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
-import httpx
+from timmy import upstream
+from timmy.provisioning import http
+from timmy.provisioning.errors import ProvisioningFailed
 
-from timmy.provisioning.digitalocean import (
-    ProvisioningFailed,
-    RetryPolicy,
-    parse_json_object,
-    send_with_retries,
-    upstream_error,
-)
+if TYPE_CHECKING:  # httpx is loaded with the first client, not with this module
+    import httpx
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
-_USER_AGENT = "timmy-provisioner/1"
 _TAG_RE = re.compile(r"^tag:[A-Za-z0-9][A-Za-z0-9-]*$")
 # Auth keys live at most 90 days.
 _MAX_EXPIRY_SECONDS = 90 * 24 * 3600
@@ -49,7 +46,7 @@ class TailscaleApi(Protocol):
 
 class TailscaleClient:
     """Synchronous Tailscale client. Raises ProvisioningUnavailable (retryable) or
-    ProvisioningFailed (final); both from ``timmy.provisioning.digitalocean``."""
+    ProvisioningFailed (final), from :mod:`timmy.provisioning.errors`."""
 
     service = "Tailscale"
 
@@ -70,10 +67,9 @@ class TailscaleClient:
         self._api_key = api_key
         self._tailnet = tailnet
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0))
+        self._client = client or upstream.new_client(timeout=20.0)
         self._base_url = base_url.rstrip("/")
-        self._policy = RetryPolicy(max_retries=max_retries)
-        self._sleep = sleep
+        self._policy = http.policy(max_retries, sleep)
 
     def __repr__(self) -> str:
         return f"TailscaleClient(tailnet={self._tailnet!r})"
@@ -121,26 +117,19 @@ class TailscaleClient:
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
+            "User-Agent": http.USER_AGENT,
         }
 
-        def build() -> httpx.Request:
-            return self._client.build_request(
-                "POST", self._base_url + path, json=body, headers=headers
-            )
-
+        request = self._client.build_request(
+            "POST", self._base_url + path, json=body, headers=headers
+        )
         # A duplicate key from a repeated POST is harmless: unused, single-use and expiring.
-        response = send_with_retries(
-            self._client,
-            build,
-            service=self.service,
-            policy=self._policy,
-            sleep=self._sleep,
-            idempotent=True,
+        response = http.call(
+            self._client, request, service=self.service, policy=self._policy, idempotent=True
         )
         if response.status_code != 200:
-            raise upstream_error(response, service=self.service, secrets=(self._api_key,))
-        key = parse_json_object(response, service=self.service).get("key")
+            raise http.upstream_error(response, service=self.service, secrets=(self._api_key,))
+        key = http.parse_json_object(response, service=self.service).get("key")
         if not isinstance(key, str) or not key:
             raise ProvisioningFailed(
                 f"{self.service} created a key but returned no secret",

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from timmy import ai, freetier, identity, quote
 from timmy.ai import agent
-from timmy.ai.base import AIResult, PermanentAIError, RetryableAIError
+from timmy.ai.base import AIResult
+from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.data import sessions as data
 from timmy.db.connection import Db, transaction
 from timmy.errors import TimmyError
