@@ -95,6 +95,12 @@ class FunctionSpec:
     handler_name: str
     environment: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def handler(self) -> str:
+        """The template's ``Handler``: ``module.function``, importable from ``code_dir``."""
+        module = self.module_file.relative_to(self.code_dir).with_suffix("")
+        return ".".join(module.parts) + "." + self.handler_name
+
 
 @dataclass(frozen=True)
 class StateMachineSpec:
