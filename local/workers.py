@@ -230,7 +230,7 @@ class InProcessContainer:
             log_stream_name="local",
         )
         try:
-            return self._handler(spec, event)(event, context)
+            return self._handler(spec)(event, context)
         except Exception as error:
             raise FunctionError(type(error).__name__, str(error)) from error
 
