@@ -1,7 +1,7 @@
 """The embedded PostgreSQL (pgserver): started on demand, stopped by the last process using it.
 
 Several processes may share one data directory (``make dev`` and a benchmark, two test runs):
-each registers its pid under ``<data_dir>/users``; the last one to leave, or the first to
+each registers its pid under ``<data_dir>.users``; the last one to leave, or the first to
 find only dead users' pids there, stops the server. Stopping happens on :func:`stop`, and at
 interpreter exit for a process that forgot, so no run leaves a server behind.
 """
@@ -34,7 +34,8 @@ def _alive(pid: int) -> bool:
 
 
 def _users(data_dir: Path) -> Path:
-    return data_dir / "users"
+    # Beside the data directory: initdb wants an empty one.
+    return data_dir.with_name(data_dir.name + ".users")
 
 
 def _live_users(data_dir: Path) -> list[int]:
@@ -57,7 +58,7 @@ def start(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: pgserver's own handle counting survives no killed run; ours does.
     server = pgserver.get_server(str(data_dir), cleanup_mode=None)
-    _users(data_dir).mkdir(exist_ok=True)
+    _users(data_dir).mkdir(parents=True, exist_ok=True)
     (_users(data_dir) / str(os.getpid())).touch()
     if data_dir not in _started:
         _started.add(data_dir)

@@ -94,6 +94,7 @@ class FunctionSpec:
     module_file: Path
     handler_name: str
     environment: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 3.0
 
     @property
     def handler(self) -> str:
@@ -249,6 +250,7 @@ class Template:
                 code_dir / f"{module_name.replace('.', '/')}.py",
                 handler_name,
                 environment,
+                float(props.get("Timeout", self._globals().get("Timeout", 3))),
             )
         return found
 

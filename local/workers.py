@@ -35,8 +35,6 @@ logger = logging.getLogger("local")
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = Path(__file__).resolve().parent / "lambda_runtime.py"
-# The template's Timeout (29 s): an event still running after it is the function's failure.
-TIMEOUT_SECONDS = 29.0
 INIT_TIMEOUT_SECONDS = 30.0
 WORKERS_PER_FUNCTION = 4
 # Logging attributes a worker's JSON log line cannot overwrite on the record re-emitted here.
@@ -109,7 +107,7 @@ class Worker:
         return message
 
     def invoke(self, event: Any) -> Any:
-        deadline_ms = int((time.time() + TIMEOUT_SECONDS) * 1000)
+        deadline_ms = int((time.time() + self.spec.timeout_seconds) * 1000)
         try:
             send_frame(
                 self._sock,
@@ -118,18 +116,23 @@ class Worker:
         except OSError as error:
             self.close()
             raise FunctionError("Runtime.ExitError", str(error)) from error
-        self._sock.settimeout(TIMEOUT_SECONDS + 1)
+        # An event still running after the function's Timeout is the function's failure.
+        self._sock.settimeout(self.spec.timeout_seconds + 1)
         answer = self._receive()
         if "error" in answer:
             error = answer["error"]
             raise FunctionError(error["errorType"], error["errorMessage"])
         return answer.get("result")
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self.broken = True
         self._sock.close()  # the runtime's read sees the end and it exits
+        if wait:
+            self.wait()
+
+    def wait(self) -> None:
         try:
-            self.process.wait(2)
+            self.process.wait(5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -181,13 +184,20 @@ class WorkerPool:
                         self._idle.append(worker)
                 self._changed.notify()
 
-    def close(self) -> None:
+    def pids(self) -> list[int]:
+        """The process ids of this function's idle workers."""
+        with self._changed:
+            return [worker.process.pid for worker in self._idle]
+
+    def close(self) -> list[Worker]:
+        """Close every idle worker; returns them, to be waited for."""
         with self._changed:
             self._closed = True
             idle, self._idle = self._idle, []
             self._changed.notify_all()
         for worker in idle:
-            worker.close()
+            worker.close(wait=False)
+        return idle
 
 
 def load_module(path: Path, unique_name: str) -> ModuleType:
@@ -222,7 +232,7 @@ class InProcessContainer:
         context = LambdaContext(
             function_name=spec.logical_id,
             aws_request_id=str(uuid.uuid4()),
-            deadline_ms=int((time.time() + TIMEOUT_SECONDS) * 1000),
+            deadline_ms=int((time.time() + spec.timeout_seconds) * 1000),
             invoked_function_arn=function_arn(spec.logical_id),
             memory_limit_in_mb=512,
             function_version="$LATEST",
@@ -256,7 +266,7 @@ class Functions:
     ) -> None:
         self.specs = dict(specs)
         self._environment = environment
-        self._pools = {name: WorkerPool(spec, pool_size) for name, spec in self.specs.items()}
+        self.pools = {name: WorkerPool(spec, pool_size) for name, spec in self.specs.items()}
         self._here = InProcessContainer()
         self._here_users = 0
         self._lock = threading.Lock()
@@ -275,7 +285,7 @@ class Functions:
         name = self.resolve_name(name_or_arn)
         if self._here_users:
             return self._here.invoke(self.specs[name], event)
-        return self._pools[name].invoke(self.environment(name), event)
+        return self.pools[name].invoke(self.environment(name), event)
 
     @contextmanager
     def in_this_process(self) -> Iterator[None]:
@@ -289,6 +299,7 @@ class Functions:
                 self._here_users -= 1
 
     def close(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
+        closed = [worker for pool in self.pools.values() for worker in pool.close()]
+        for worker in closed:  # they all exit at once
+            worker.wait()
         self._here.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import threading
 from typing import Any
 
 from timmy.settings import core
@@ -13,9 +12,6 @@ from timmy.settings import core
 
 class TaskGone(Exception):
     """The task token no longer names a waiting task (timed out, finished, or invalid)."""
-
-
-_client_lock = threading.Lock()
 
 
 class _StepFunctionsOverHttp:
@@ -51,10 +47,9 @@ def _client() -> Any:
         return _StepFunctionsOverHttp(region)
     import boto3  # locally and in tests, so that moto serves the calls
 
-    # boto3's default session is not safe to build clients from on several threads at once
-    # (the local stack serves requests from many): a session of our own, built under a lock.
-    with _client_lock:
-        return boto3.session.Session().client("stepfunctions", region_name=region)
+    # A session of our own: boto3's default one is not safe to build clients from on
+    # several threads at once (the concurrency tests call us from many).
+    return boto3.session.Session().client("stepfunctions", region_name=region)
 
 
 def reset_client() -> None:

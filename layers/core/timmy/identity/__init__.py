@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from timmy.data import identities as data
-from timmy.db.connection import Db, Row, db, get_connection, transaction
+from timmy.db.connection import Db, Row, db, transaction
 from timmy.errors import BadRequest
 from timmy.identity.settings import IdentitySettings, settings, token_secret
 from timmy.nostr import tokens
@@ -57,21 +56,6 @@ __all__ = [
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _own_transaction() -> AbstractContextManager[Db]:
-    """A transaction of our own, refusing to run inside the caller's.
-
-    Connections are per thread, so a nested ``transaction()`` would silently COMMIT the
-    caller's open transaction half-way; failing loudly is the only safe answer.
-    """
-    status = getattr(get_connection(), "_transaction_status", None)
-    if status not in (None, b"I"):
-        raise RuntimeError(
-            "timmy.identity functions that open their own transaction must be called outside"
-            " one (pass tx= to profile(), or call after the caller's transaction)"
-        )
-    return transaction()
 
 
 def _check_pubkey(pubkey: str) -> None:
@@ -187,7 +171,7 @@ def profile(pubkey: str, *, now: datetime | None = None, tx: Db | None = None) -
     config = settings()
     if tx is not None:
         return _profile_in(tx, pubkey, at, config)
-    with _own_transaction() as own:
+    with transaction() as own:
         return _profile_in(own, pubkey, at, config)
 
 
@@ -241,7 +225,7 @@ def _record(
     failures: int = 0,
 ) -> None:
     _check_pubkey(pubkey)
-    with _own_transaction() as tx:
+    with transaction() as tx:
         data.record_outcome(
             tx,
             pubkey,
