@@ -93,18 +93,19 @@ class MotoServer:
         self._uninstall_seam = install_lambda_seam(self.functions)
         return self
 
-    def client(self, service: str) -> Any:
+    def stepfunctions(self) -> Any:
         import boto3
 
         return boto3.session.Session().client(
-            service,
+            "stepfunctions",
             region_name=REGION,
             endpoint_url=self.endpoint,
-            **{k.lower(): v for k, v in LOCAL_CREDENTIALS.items()},
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
 
     def create_state_machines(self, machines: list[StateMachineSpec]) -> dict[str, str]:
-        client = self.client("stepfunctions")
+        client = self.stepfunctions()
         return {
             m.logical_id: create_state_machine(client, m.logical_id, m.definition) for m in machines
         }

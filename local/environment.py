@@ -2,9 +2,13 @@
 
 A worker gets what Lambda itself sets, the variables of its template entry (Globals and its
 own ``Environment.Variables``), and the local stack's stand-ins for AWS-only resources (the
-database URL, the moto endpoint). The operator's environment overrides a variable only where
-the function's entry declares it, as ``sam local --env-vars`` does: a variable missing from
-one function's entry stays missing there, locally as in AWS.
+database URL, the moto endpoint). A variable missing from one function's entry stays missing
+there, locally as in AWS, even where another function's entry declares it.
+
+The operator's environment (``FREE_TIER_BUDGET_NEW=200 make dev``) overrides a declared
+variable only in the entries that declare it, as ``sam local --env-vars`` does; a setting no
+entry declares reaches every function, as the app secret's keys do in AWS. The shell's own
+variables (``PATH``, ``HOME``, ...) are never handed on.
 """
 
 from __future__ import annotations
@@ -55,25 +59,45 @@ def lambda_variables(spec: FunctionSpec) -> dict[str, str]:
     }
 
 
+# The shell's and the tools' variables, not settings of ours.
+_SHELL_VARIABLES = {
+    "COLUMNS", "DISPLAY", "EDITOR", "HOME", "HOSTNAME", "LANG", "LINES", "LOGNAME", "MAIL",
+    "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "OLDPWD", "PAGER", "PATH", "PS1", "PWD",
+    "SAM_CLI_TELEMETRY", "SHELL", "SHLVL", "TERM", "TMPDIR", "TZ", "USER", "VIRTUAL_ENV",
+}  # fmt: skip
+_SHELL_PREFIXES = ("AWS_", "LC_", "PYTHON", "PYTEST_", "SSH_", "XDG_", "GIT_", "PIP_", "TERM_", "_")
+
+
+def operator_settings(operator: Mapping[str, str], declared: set[str]) -> dict[str, str]:
+    """The operator's settings that no function's entry declares (they reach every one)."""
+    return {
+        key: value
+        for key, value in operator.items()
+        if key not in declared
+        and key not in _SHELL_VARIABLES
+        and not key.startswith(_SHELL_PREFIXES)
+        and key.isupper()
+    }
+
+
 def function_environment(
     spec: FunctionSpec,
     *,
     stand_ins: Mapping[str, str],
     operator: Mapping[str, str],
+    settings: Mapping[str, str],
     overrides: Mapping[str, str | None] | None = None,
 ) -> dict[str, str]:
     """The environment of one function's workers.
 
     ``stand_ins`` replace what only AWS has (DATABASE_URL for the proxy, AWS_ENDPOINT_URL for
-    the AWS APIs); ``operator`` is the environment ``make dev`` was started with; ``overrides``
-    are set for every function (None removes a variable), as a redeploy with them would.
+    the AWS APIs); ``operator`` is the environment ``make dev`` was started with and
+    ``settings`` its :func:`operator_settings`; ``overrides`` are set for every function (None
+    removes a variable), as a redeploy with them would.
     """
-    env = {**LOCAL_DEFAULTS, **lambda_variables(spec), **stand_ins}
+    env = {**LOCAL_DEFAULTS, **settings, **lambda_variables(spec), **stand_ins}
     for key, value in spec.environment.items():
         env[key] = operator.get(key, value)
-    for key in LOCAL_DEFAULTS:
-        if key in operator:
-            env[key] = operator[key]
     for key, maybe in (overrides or {}).items():
         if maybe is None:
             env.pop(key, None)
@@ -92,4 +116,10 @@ def caller_environment(specs: Mapping[str, FunctionSpec]) -> dict[str, str]:
     return env
 
 
-__all__ = ["ACCOUNT", "LOCAL_DEFAULTS", "caller_environment", "function_environment"]
+__all__ = [
+    "ACCOUNT",
+    "LOCAL_DEFAULTS",
+    "caller_environment",
+    "function_environment",
+    "operator_settings",
+]

@@ -27,6 +27,7 @@ from local.environment import (
     LOCAL_DEFAULTS,
     caller_environment,
     function_environment,
+    operator_settings,
 )
 from local.http_api import http_api_event, http_result
 from local.template import REGION, FunctionSpec, Route, Template
@@ -84,6 +85,7 @@ class LocalStack:
         self._operator: dict[str, str] = {}
         self._baseline: dict[str, str] = {}
         self._stand_ins: dict[str, str] = {}
+        self._settings: dict[str, str] = {}
         self._owns_postgres = False
 
     def start(self) -> LocalStack:
@@ -95,8 +97,8 @@ class LocalStack:
             self._owns_postgres = True
         self.aws.start()
         self._stand_ins = {"DATABASE_URL": url, "AWS_ENDPOINT_URL": self.aws.endpoint}
-        if "PUBLIC_BASE_URL" in self._operator:  # where `make dev` serves the API
-            self._stand_ins["PUBLIC_BASE_URL"] = self._operator["PUBLIC_BASE_URL"]
+        declared = {key for spec in self.functions.specs.values() for key in spec.environment}
+        self._settings = operator_settings(self._operator, declared)
         self._configure_environment(url)
         self.state_machine_arns = self.aws.create_state_machines(self.template.state_machines())
         self._migrate()
@@ -118,7 +120,11 @@ class LocalStack:
         if self.forward_environment_changes:
             overrides.update(self._environment_changes())
         return function_environment(
-            spec, stand_ins=self._stand_ins, operator=self._operator, overrides=overrides
+            spec,
+            stand_ins=self._stand_ins,
+            operator=self._operator,
+            settings=self._settings,
+            overrides=overrides,
         )
 
     def _environment_changes(self) -> dict[str, str | None]:
@@ -133,7 +139,8 @@ class LocalStack:
         """This process's own settings, for code that calls the services directly here (the
         tests, the benchmarks): every function's variables, the operator's winning."""
         os.environ["DATABASE_URL"] = database_url
-        os.environ["AWS_ENDPOINT_URL"] = self.aws.endpoint
+        if self.aws.endpoint:
+            os.environ["AWS_ENDPOINT_URL"] = self.aws.endpoint
         for key, value in {
             **LOCAL_CREDENTIALS,
             "AWS_DEFAULT_REGION": REGION,

@@ -120,8 +120,8 @@ class Worker:
         self._sock.settimeout(self.spec.timeout_seconds + 1)
         answer = self._receive()
         if "error" in answer:
-            error = answer["error"]
-            raise FunctionError(error["errorType"], error["errorMessage"])
+            failure = answer["error"]
+            raise FunctionError(failure["errorType"], failure["errorMessage"])
         return answer.get("result")
 
     def close(self, wait: bool = True) -> None:
