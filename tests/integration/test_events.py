@@ -62,7 +62,8 @@ def test_sample_event_is_accepted_by_its_handler(
     except FunctionError as error:  # the step raised, as Lambda reports it
         if error.error_type == "ValidationError":  # a workflow step rejected its sample
             pytest.fail(f"{path.name} does not validate: {error}")
-        assert error.error_type.endswith("NotFound"), error  # NotFound or a subclass
+        if not error.error_type.endswith("NotFound"):  # NotFound or a subclass: accepted
+            raise
         return
     if isinstance(result, dict) and "statusCode" in result:
         assert result["statusCode"] < 500, result
