@@ -11,25 +11,29 @@ PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help dev test lint format typecheck unit conformance sam-validate sam-build openapi bench clean
+.PHONY: help dev test lint format typecheck unit conformance sam-validate sam-build openapi lock bench clean
 
 help:
 	@echo "make dev    install what is needed, then serve the API on http://127.0.0.1:3000 (PORT=8080 make dev: another port)"
 	@echo "make test   install what is needed, then run lint, types, the whole suite, sam validate and sam build"
 	@echo "make bench  run the benchmarks in bench/"
 
-$(VENV)/.installed: pyproject.toml layers/core/requirements.txt
+# uv installs exactly what uv.lock pins (--locked: a lock that disagrees with pyproject.toml is
+# an error, not a silent re-resolve). uv itself comes from pip, at the version pyproject pins.
+UV := $(VENV)/bin/uv
+UV_VERSION := $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
+export UV_PYTHON_DOWNLOADS := never
+
+$(VENV)/.installed: pyproject.toml uv.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is required"; exit 1; }
-	@echo "Creating $(VENV) with $(PYTHON)"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade "pip>=25.1"
-	@$(PY) -m pip install -q -r layers/core/requirements.txt --group dev
+	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@test -x $(UV) || $(PY) -m pip install -q "uv==$(UV_VERSION)"
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --locked --python $(PY)
 	@touch $@
 
-$(SAM_VENV)/.installed: pyproject.toml
+$(SAM_VENV)/.installed: pyproject.toml uv.lock $(VENV)/.installed
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install -q --upgrade "pip>=25.1"
-	@$(SAM_VENV)/bin/python -m pip install -q --group sam
+	@UV_PROJECT_ENVIRONMENT=$(SAM_VENV) $(UV) sync -q --locked --only-group sam --python $(SAM_VENV)/bin/python
 	@touch $@
 
 dev: $(VENV)/.installed
@@ -67,6 +71,11 @@ test: lint typecheck unit sam-validate sam-build
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi --write
+
+# After editing a dependency in pyproject.toml: re-lock, and export the layer's requirements.
+lock: $(VENV)/.installed
+	$(UV) lock
+	$(UV) export -q --frozen --only-group runtime --no-hashes --no-emit-project -o layers/core/requirements.txt
 
 bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py

@@ -68,7 +68,7 @@ def main() -> None:
         from timmy import freetier
         from timmy.db.connection import db, open_connection, transaction
         from timmy.db.migrate import apply_migrations
-        from timmy.identity import ensure_identity
+        from timmy.identity.service import ensure_identity
         from timmy.identity.settings import settings as identity_settings
 
         conn = open_connection()
@@ -95,7 +95,7 @@ def main() -> None:
         given_back = [0] * len(pubkeys)
 
         def decide(i: int) -> None:
-            assert freetier.decide(pubkeys[i], 1).serve == "free"
+            assert freetier.decide(pubkeys[i], 1).serve == freetier.Serve.FREE
             decided[i] += 1
 
         def mixed(i: int) -> None:

@@ -41,6 +41,7 @@ def main() -> None:
 
     from local.gateway import make_server
     from local.stack import LocalStack
+    from timmy.errors import ConfigurationError
 
     stack = LocalStack(data_dir=args.data_dir)
     # Bound before the stack starts, so that the port PORT=0 picked is known to it.
@@ -48,6 +49,7 @@ def main() -> None:
     port = server.server_address[1]
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{port}")
     schedule: Schedule | None = None
+    refused: str | None = None
     try:
         stack.start()
         schedule = Schedule(stack, args.reconcile_every).start()
@@ -56,11 +58,15 @@ def main() -> None:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    except ConfigurationError as exc:  # a bad setting stops `make dev` at start, named
+        refused = exc.message
     finally:
         server.server_close()
         if schedule is not None:
             schedule.stop()
         stack.stop()  # the workers, the moto server and the embedded PostgreSQL
+    if refused is not None:
+        sys.exit(refused)
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

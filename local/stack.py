@@ -100,6 +100,9 @@ class LocalStack:
         declared = {key for spec in self.functions.specs.values() for key in spec.environment}
         self._settings = operator_settings(self._operator, declared)
         self._configure_environment(url)
+        from timmy.runtime import check_environment
+
+        check_environment(os.environ)  # a bad setting stops `make dev` here, named
         self.state_machine_arns = self.aws.create_state_machines(self.template.state_machines())
         self._migrate()
         self._baseline = dict(os.environ)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
 from timmy.api import HttpApi, error_doc, header, make_handler, ok_doc
+from timmy.data.identities import TrustTier
+from timmy.data.pool import Serve
 from timmy.freetier.estimate import Estimate, estimate
-from timmy.identity import caller
+from timmy.identity.service import caller
 
 app = HttpApi()
 
@@ -25,13 +27,13 @@ class TokenEstimate(BaseModel):
 
 
 class FreeTierAnswer(BaseModel):
-    serve: Literal["free", "partial", "gate"]
+    serve: Serve
     absorb_sats: int
     charge_sats: int
 
 
 class IdentityEstimate(BaseModel):
-    trust_tier: str
+    trust_tier: TrustTier
     free_tier: FreeTierAnswer
 
 
@@ -46,7 +48,7 @@ class EstimateResponse(BaseModel):
     eval_fee_sats: int
     btc_price_usd: float
     token_estimate: TokenEstimate
-    trust_tier: str
+    trust_tier: TrustTier
     identity: IdentityEstimate | None = Field(
         description="Present when a valid nostr token is given: the free-tier dry run."
     )
@@ -85,7 +87,8 @@ def _shape(result: Estimate) -> EstimateResponse:
         trust_tier=result.trust_tier,
         identity=identity,
         pool=PoolSnapshot(
-            balance_sats=result.pool.balance_sats, daily_budgets=result.pool.daily_budgets
+            balance_sats=result.pool.balance_sats,
+            daily_budgets={tier.value: sats for tier, sats in result.pool.daily_budgets.items()},
         ),
     )
 

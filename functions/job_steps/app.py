@@ -88,8 +88,8 @@ def fail_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     job = workflow.fail(step.job_id, step.error.error, step.error.cause)
     return {
         "job_id": step.job_id,
-        "state": job["state"],
-        "refundable_sats": int(job["refundable_sats"]),
+        "state": job.state,
+        "refundable_sats": job.refundable_sats,
     }
 
 

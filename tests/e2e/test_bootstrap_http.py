@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_ssh_private_key
 
 from timmy.db.connection import db
-from timmy.provisioning.stub import DOCUMENTATION_NETWORKS, STUB_TAILNET_DOMAIN
+from timmy.provisioning.stub import DOCUMENTATION_NETWORKS
 from timmy.runtime import reset_caches
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -86,14 +86,14 @@ def test_order_pay_provision_and_receive_the_key_once(
     assert first.headers["cache-control"] == "no-store"
     ready = first.json()
     assert ready["node_ip"].rsplit(".", 1)[0] in DOCUMENTATION_NETWORKS
-    assert ready["tailscale_hostname"].endswith("." + STUB_TAILNET_DOMAIN)
+    assert ready["tailscale_hostname"] is None  # stub mode without Tailscale: no tailnet
     assert ready["lnbits_url"] is None
     key = ready["ssh_private_key"]
     assert key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     load_ssh_private_key(key.encode(), password=None)  # a real, usable key
     assert "only time" in ready["ssh_key_note"]
-    assert any("tailnet" in step for step in ready["next_steps"])
-    assert any(ready["tailscale_hostname"] in step for step in ready["next_steps"])
+    assert not any("tailnet" in step for step in ready["next_steps"])
+    assert any(f"root@{ready['node_ip']}" in step for step in ready["next_steps"])
     assert not secret_exists(job_id)
 
     # And every later answer has the note instead of the key

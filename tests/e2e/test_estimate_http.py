@@ -6,11 +6,13 @@ import httpx
 import identities
 
 from timmy import freetier
+from timmy.data.identities import TrustTier
+from timmy.data.pool import Serve
 from timmy.db.connection import db
 
 
 def trusted_token(pubkey: str = "a1" * 32) -> str:
-    return identities.token_for(identities.make_identity("trusted", pubkey))
+    return identities.token_for(identities.make_identity(TrustTier.TRUSTED, pubkey))
 
 
 def snapshot() -> tuple[object, ...]:
@@ -31,14 +33,14 @@ def test_anonymous_estimate_prices_the_request(api: httpx.Client) -> None:
     assert body["btc_price_usd"] == 100000.0
     assert body["token_estimate"]["input"] > 0
     assert body["token_estimate"]["output"] > 0
-    assert body["trust_tier"] == "anonymous"
+    assert body["trust_tier"] == TrustTier.ANONYMOUS
     assert body["identity"] is None
     assert body["pool"]["balance_sats"] == 10_000
     assert body["pool"]["daily_budgets"] == {
-        "new": 0,
-        "established": 50,
-        "trusted": 200,
-        "elite": 1000,
+        TrustTier.NEW: 0,
+        TrustTier.ESTABLISHED: 50,
+        TrustTier.TRUSTED: 200,
+        TrustTier.ELITE: 1000,
     }
 
 
@@ -51,9 +53,9 @@ def test_a_trusted_caller_sees_the_free_tier_answer(api: httpx.Client) -> None:
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["trust_tier"] == "trusted"
+    assert body["trust_tier"] == TrustTier.TRUSTED
     answer = body["identity"]["free_tier"]
-    assert answer["serve"] == "free"
+    assert answer["serve"] == Serve.FREE
     assert answer["absorb_sats"] == body["estimated_sats"]
     assert answer["charge_sats"] == 0
 
@@ -106,11 +108,10 @@ def whole_state() -> tuple[object, ...]:
 def test_an_estimate_for_a_decaying_identity_writes_nothing(api: httpx.Client) -> None:
     # Regression (hardening issue, finding 10): reading the tier materialised the trust decay.
     # Given a trusted identity (score 50) away for 31 days: one decay period is pending, which
-    # takes it down to 45, established; and a stored tier that lags its score
-    away = identities.make_identity("trusted", "b2" * 32)
+    # takes it down to 45, established
+    away = identities.make_identity(TrustTier.TRUSTED, "b2" * 32)
     db().execute(
-        "UPDATE nostr_identities SET last_seen = now() - interval '31 days', tier = 'elite'"
-        " WHERE pubkey = :pk",
+        "UPDATE nostr_identities SET last_seen = now() - interval '31 days' WHERE pubkey = :pk",
         pk=away,
     )
     token = identities.token_for(away)
@@ -121,5 +122,5 @@ def test_an_estimate_for_a_decaying_identity_writes_nothing(api: httpx.Client) -
     posted = api.post("/api/estimate", json={"request": "hi there", "nostr_token": token})
     # Then it sees its decayed tier, and no row (nor any row version) changed
     assert got.status_code == posted.status_code == 200
-    assert got.json()["trust_tier"] == posted.json()["trust_tier"] == "established"
+    assert got.json()["trust_tier"] == posted.json()["trust_tier"] == TrustTier.ESTABLISHED
     assert whole_state() == before

@@ -119,7 +119,6 @@ def _assert_envelope(
     assert isinstance(error["message"], str)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda r: r.route_key)
 def test_hostile_json_bodies_get_a_400_envelope_and_change_nothing(
     api: httpx.Client, existing: dict[str, str], route: Route

@@ -12,6 +12,7 @@ import pytest
 from nostr_keys import NostrKey, encode_event, nip01_id
 
 from timmy.data import identities
+from timmy.data.identities import TrustTier
 from timmy.db.connection import transaction
 from timmy.identity.settings import token_secret
 from timmy.nostr import tokens
@@ -50,17 +51,17 @@ def test_a_signed_challenge_yields_a_token_that_opens_me(api: httpx.Client) -> N
     assert response.status_code == 200
     body = response.json()
     assert body["pubkey"] == key.pubkey_hex
-    assert body["trust_tier"] == "new"
-    assert body["trust"]["tier"] == "new"
+    assert body["trust_tier"] == TrustTier.NEW
+    assert body["trust"]["tier"] == TrustTier.NEW
     assert body["trust"]["score"] == 0
-    assert body["trust"]["next_tier"] == "established"
+    assert body["trust"]["next_tier"] == TrustTier.ESTABLISHED
     assert response.headers["x-nostr-token"] == body["nostr_token"]
     assert datetime.fromisoformat(body["expires_at"]) > datetime.now(UTC) + timedelta(hours=23)
 
     me = api.get("/api/identity/me", headers={"X-Nostr-Token": body["nostr_token"]})
     assert me.status_code == 200
     assert me.json()["pubkey"] == key.pubkey_hex
-    assert me.json()["trust_tier"] == "new"
+    assert me.json()["trust_tier"] == TrustTier.NEW
 
 
 def test_verify_without_the_optional_pubkey_field(api: httpx.Client) -> None:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
 
 from timmy import payments
+from timmy.data.invoices import Invoice, PaymentPurpose
 from timmy.db.connection import db, transaction
 from timmy.runtime import reset_caches
 
 
-def issue_invoice(amount: int = 10) -> dict[str, Any]:
+def issue_invoice(amount: int = 10) -> Invoice:
     created = payments.request_invoice(amount, "http test")
     with transaction() as tx:
-        return payments.record_invoice(tx, created, purpose="test", owner_id="http")
+        # An invoice of no bootstrap job: its on-paid handler finds nothing to move on.
+        return payments.record_invoice(
+            tx, created, purpose=PaymentPurpose.BOOTSTRAP, owner_id="http"
+        )
 
 
 def test_healthz_reports_the_database_and_modes(api: httpx.Client) -> None:
@@ -52,14 +55,14 @@ def test_cors_preflight_allows_and_exposes_the_nostr_token(api: httpx.Client) ->
 
 def test_stub_pay_flips_the_invoice(api: httpx.Client) -> None:
     invoice = issue_invoice()
-    response = api.post(f"/api/dev/stub/pay/{invoice['payment_hash']}")
+    response = api.post(f"/api/dev/stub/pay/{invoice.payment_hash}")
     assert response.status_code == 200
     assert response.json() == {
-        "payment_hash": invoice["payment_hash"],
+        "payment_hash": invoice.payment_hash,
         "paid": True,
         "outcome": "paid_now",
     }
-    again = api.post(f"/api/dev/stub/pay/{invoice['payment_hash']}")
+    again = api.post(f"/api/dev/stub/pay/{invoice.payment_hash}")
     assert again.json()["outcome"] == "already_paid"
 
 
@@ -92,31 +95,31 @@ def test_webhook_for_an_unpaid_invoice_changes_nothing(api: httpx.Client) -> Non
     # The body claims a payment, but the backend says the invoice is not paid.
     invoice = issue_invoice()
     response = api.post(
-        "/api/webhooks/lightning", content=lnbits_webhook_body(invoice["payment_hash"])
+        "/api/webhooks/lightning", content=lnbits_webhook_body(invoice.payment_hash)
     )
     assert response.status_code == 200
     assert response.json()["paid"] is False
-    assert state_of(invoice["payment_hash"]) == "pending"
+    assert state_of(invoice.payment_hash) == "pending"
 
 
 def test_repeated_webhook_confirms_once(api: httpx.Client) -> None:
     invoice = issue_invoice()
     db().execute(
         "UPDATE stub_lightning_invoices SET paid = true WHERE payment_hash = :h",
-        h=invoice["payment_hash"],
+        h=invoice.payment_hash,
     )
     paid_at = []
     for _ in range(3):
         response = api.post(
-            "/api/webhooks/lightning", content=lnbits_webhook_body(invoice["payment_hash"])
+            "/api/webhooks/lightning", content=lnbits_webhook_body(invoice.payment_hash)
         )
         assert response.json() == {"received": True, "paid": True}
         paid_at.append(
             db().scalar(
-                "SELECT paid_at FROM invoices WHERE payment_hash = :h", h=invoice["payment_hash"]
+                "SELECT paid_at FROM invoices WHERE payment_hash = :h", h=invoice.payment_hash
             )
         )
-    assert state_of(invoice["payment_hash"]) == "paid"
+    assert state_of(invoice.payment_hash) == "paid"
     assert len(set(paid_at)) == 1
 
 

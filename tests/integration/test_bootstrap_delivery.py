@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,9 +20,12 @@ from timmy.bootstrap import secrets as key_store
 from timmy.bootstrap import service, steps
 from timmy.bootstrap.models import BootstrapStatus
 from timmy.data import bootstrap as jobs
+from timmy.data.bootstrap import BootstrapState
+from timmy.data.invoices import PaymentPurpose
 from timmy.db.connection import db, transaction
 from timmy.errors import UpstreamUnavailable
 from timmy.lightning.dev_payer import pay_own_invoice
+from timmy.runtime import reset_caches
 
 BASE = "http://127.0.0.1:3000"
 
@@ -29,13 +34,13 @@ def new_job() -> tuple[UUID, str]:
     job_id = uuid4()
     created = payments.request_invoice(10_000, "bootstrap delivery test")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose="bootstrap", owner_id=str(job_id))
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.BOOTSTRAP, owner_id=str(job_id))
         jobs.insert(tx, job_id=job_id, payment_hash=created.payment_hash, amount_sats=10_000)
     return job_id, created.payment_hash
 
 
-@pytest.fixture
-def ready_job(clean_db: None) -> UUID:
+def make_ready() -> UUID:
+    """A paid job brought to ready by the workflow's steps, in the configured modes."""
     job_id, payment_hash = new_job()
     assert pay_own_invoice(payment_hash).paid
     steps.generate_ssh_key(job_id)
@@ -44,6 +49,24 @@ def ready_job(clean_db: None) -> UUID:
     steps.create_droplet(job_id)
     assert steps.poll_droplet(job_id, 0)["ready"] is True
     return job_id
+
+
+@pytest.fixture
+def ready_job(clean_db: None) -> UUID:
+    """Stub provisioner, no Tailscale configured (what ``make dev`` runs)."""
+    return make_ready()
+
+
+@pytest.fixture
+def tailnet_job(clean_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[UUID]:
+    """Stub provisioner with Tailscale configured: the stub stands in for the tailnet."""
+    monkeypatch.setenv("TAILSCALE_API_KEY", "tskey-api-test")
+    monkeypatch.setenv("TAILSCALE_TAILNET", "example.com")
+    reset_caches()
+    yield make_ready()
+    monkeypatch.delenv("TAILSCALE_API_KEY")
+    monkeypatch.delenv("TAILSCALE_TAILNET")
+    reset_caches()
 
 
 def status(job_id: UUID) -> BootstrapStatus:
@@ -91,7 +114,7 @@ def test_concurrent_first_gets_deliver_the_key_exactly_once(ready_job: UUID) -> 
     assert errors == []
     keys = [a.ssh_private_key for a in answers if a.ssh_private_key]
     assert keys == [stored["private_key"]]
-    assert all(a.state == "ready" and a.ssh_key_note for a in answers)
+    assert all(a.state == BootstrapState.READY and a.ssh_key_note for a in answers)
     assert secret_of(ready_job) is None
     assert delivery_columns(ready_job) == {"ssh_key_delivered": True, "secret_deleted": True}
 
@@ -150,7 +173,7 @@ def test_crash_after_the_claim_never_loses_or_repeats_the_key(
 def test_a_missing_secret_is_reported_not_crashed_on(ready_job: UUID) -> None:
     key_store.delete(key_store.secret_name(ready_job))
     answer = status(ready_job)
-    assert answer.state == "ready"
+    assert answer.state == BootstrapState.READY
     assert answer.ssh_private_key is None
     assert answer.ssh_key_note
     assert "no longer available" in answer.ssh_key_note
@@ -183,7 +206,7 @@ def test_the_secret_is_named_under_the_stage_prefix(ready_job: UUID) -> None:
 def test_awaiting_payment_shows_the_invoice_and_how_to_pay(clean_db: None) -> None:
     job_id, payment_hash = new_job()
     answer = status(job_id)
-    assert answer.state == "awaiting_payment"
+    assert answer.state == BootstrapState.AWAITING_PAYMENT
     assert answer.invoice is not None
     assert answer.invoice.payment_hash == payment_hash
     assert answer.invoice.amount_sats == 10_000
@@ -200,7 +223,7 @@ def test_provisioning_reports_the_step_under_way(clean_db: None) -> None:
         id=str(job_id),
     )
     answer = status(job_id)
-    assert answer.state == "provisioning"
+    assert answer.state == BootstrapState.PROVISIONING
     assert answer.progress == "wait_for_ip"
     assert answer.message == (
         "Provisioning your Bitcoin full node. The droplet is booting; waiting for its public "
@@ -221,7 +244,7 @@ def test_failed_shows_the_error_and_what_to_do(clean_db: None) -> None:
         {"Error": "ProvisioningUnavailable", "Cause": "{}"},
     )
     answer = status(job_id)
-    assert answer.state == "failed"
+    assert answer.state == BootstrapState.FAILED
     assert answer.error_message == "DigitalOcean refused (while starting)."
     assert answer.message == f"Provisioning failed: {answer.error_message}"
     assert any("POST" in step and "/api/bootstrap" in step for step in answer.next_steps)
@@ -230,20 +253,28 @@ def test_failed_shows_the_error_and_what_to_do(clean_db: None) -> None:
 
 
 def test_ready_without_tailscale_says_ssh_is_on_the_public_address(ready_job: UUID) -> None:
-    db().execute(
-        "UPDATE bootstrap_jobs SET tailscale_enabled = false, tailscale_hostname = NULL"
-        " WHERE id = CAST(:id AS uuid)",
-        id=str(ready_job),
-    )
+    # Stub mode without Tailscale joins no tailnet: no tailnet name, no tailnet claim
     answer = status(ready_job)
     assert answer.node_ip
+    assert answer.tailscale_hostname is None
     assert any(f"root@{answer.node_ip}" in step for step in answer.next_steps)
     assert not any("tailnet" in step for step in answer.next_steps)
+    assert any("Stub provisioner" in step for step in answer.next_steps)
 
 
-def test_ready_with_tailscale_says_ssh_is_only_on_the_tailnet(ready_job: UUID) -> None:
-    answer = status(ready_job)
+def test_ready_with_tailscale_says_ssh_is_only_on_the_tailnet(tailnet_job: UUID) -> None:
+    answer = status(tailnet_job)
     assert answer.tailscale_hostname
     ssh_step = next(step for step in answer.next_steps if "ssh -i" in step)
     assert "only on the tailnet" in ssh_step
     assert f"root@{answer.tailscale_hostname}" in ssh_step
+
+
+def test_the_key_is_saved_where_the_readme_saves_it(ready_job: UUID) -> None:
+    # The README saves the key to ~/.ssh/timmy-node-<the job id's first 8 characters>
+    key_file = f"~/.ssh/timmy-node-{str(ready_job)[:8]}"
+    answer = status(ready_job)
+    assert any(f"to {key_file} " in step for step in answer.next_steps)
+    assert any(f"ssh -i {key_file} " in step for step in answer.next_steps)
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert '"~/.ssh/timmy-node-" + job["bootstrap_job_id"][:8]' in readme

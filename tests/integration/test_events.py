@@ -16,6 +16,7 @@ import pytest
 
 from local.stack import LocalStack
 from local.workers import FunctionError
+from timmy.data.invoices import PaymentPurpose
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLE_HASH = "ab" * 32
@@ -44,11 +45,13 @@ def seeded_invoice(clean_db: None) -> None:
         h=SAMPLE_HASH,
         p="00" * 32,
     )
+    # Of no bootstrap job: paying it moves nothing on (an unknown purpose would be refused).
     db().execute(
         "INSERT INTO invoices (payment_hash, purpose, owner_id, amount_sats, payment_request,"
-        " expires_at) VALUES (:h, 'sample', 'events', 21, 'lnbcrt210n1sample',"
+        " expires_at) VALUES (:h, :purpose, 'events', 21, 'lnbcrt210n1sample',"
         " now() + interval '10 minutes')",
         h=SAMPLE_HASH,
+        purpose=PaymentPurpose.BOOTSTRAP,
     )
 
 

@@ -12,6 +12,8 @@ import pytest
 from pg8000.exceptions import DatabaseError
 
 from timmy import freetier
+from timmy.data.identities import TrustTier
+from timmy.data.pool import Serve
 from timmy.db.connection import db, transaction
 from timmy.freetier import Decision
 
@@ -52,7 +54,12 @@ def test_pool_is_seeded_once_with_the_initial_balance(clean_db: None) -> None:
     assert freetier.seed_pool() == 10_000
     status = freetier.pool_status()
     assert status.balance_sats == 10_000
-    assert status.daily_budgets == {"new": 0, "established": 50, "trusted": 200, "elite": 1000}
+    assert status.daily_budgets == {
+        TrustTier.NEW: 0,
+        TrustTier.ESTABLISHED: 50,
+        TrustTier.TRUSTED: 200,
+        TrustTier.ELITE: 1000,
+    }
     db().execute("UPDATE generosity_pool SET balance_sats = 7")
     assert freetier.seed_pool() == 7  # never re-seeded
     assert freetier.pool_status().balance_sats == 7
@@ -73,38 +80,38 @@ def test_budgets_and_pool_settings_are_env_overridable(
 
 
 def test_anonymous_and_new_identities_are_gated(fresh: None) -> None:
-    assert freetier.decide(None, 100, now=T0) == Decision("gate", 0, 100)
-    new = make_identity("new")
-    assert freetier.decide(new, 100, now=T0) == Decision("gate", 0, 100)
+    assert freetier.decide(None, 100, now=T0) == Decision(Serve.GATE, 0, 100)
+    new = make_identity(TrustTier.NEW)
+    assert freetier.decide(new, 100, now=T0) == Decision(Serve.GATE, 0, 100)
     assert pool() == 10_000
 
 
 def test_free_debits_the_pool_and_the_day_at_decision_time(fresh: None) -> None:
-    trusted = make_identity("trusted")
-    assert freetier.decide(trusted, 120, now=T0) == Decision("free", 120, 0)
+    trusted = make_identity(TrustTier.TRUSTED)
+    assert freetier.decide(trusted, 120, now=T0) == Decision(Serve.FREE, 120, 0)
     assert pool() == 10_000 - 120
     assert counter(trusted) == 120
 
 
 def test_partial_is_advisory_until_payment(fresh: None) -> None:
     # Given an established identity (50/day) and a request estimated at 80
-    established = make_identity("established")
+    established = make_identity(TrustTier.ESTABLISHED)
     # When decided, it is partial and nothing is debited yet
-    assert freetier.decide(established, 80, now=T0) == Decision("partial", 50, 30)
+    assert freetier.decide(established, 80, now=T0) == Decision(Serve.PARTIAL, 50, 30)
     assert pool() == 10_000
     assert counter(established) == 0
     # Then at payment time the grant is reserved
     assert freetier.reserve_partial_grant(50, established, now=T0) == 50
     assert pool() == 10_000 - 50
     assert counter(established) == 50
-    assert freetier.decide(established, 10, now=T0).serve == "gate"
+    assert freetier.decide(established, 10, now=T0).serve == Serve.GATE
 
 
 def test_partial_reservation_rechecks_the_daily_budget(fresh: None) -> None:
-    established = make_identity("established")
+    established = make_identity(TrustTier.ESTABLISHED)
     assert freetier.decide(established, 80, now=T0).absorb_sats == 50
     # Meanwhile another request of the same identity took 40 of its 50
-    assert freetier.decide(established, 40, now=T0).serve == "free"
+    assert freetier.decide(established, 40, now=T0).serve == Serve.FREE
     assert freetier.reserve_partial_grant(50, established, now=T0) == 10
     assert counter(established) == 50
     assert pool() == 10_000 - 50
@@ -112,15 +119,15 @@ def test_partial_reservation_rechecks_the_daily_budget(fresh: None) -> None:
 
 def test_partial_when_the_pool_is_smaller_than_the_estimate(fresh: None) -> None:
     set_pool(25)
-    elite = make_identity("elite")
-    assert freetier.decide(elite, 100, now=T0) == Decision("partial", 25, 75)
+    elite = make_identity(TrustTier.ELITE)
+    assert freetier.decide(elite, 100, now=T0) == Decision(Serve.PARTIAL, 25, 75)
     set_pool(0)
-    assert freetier.decide(elite, 100, now=T0) == Decision("gate", 0, 100)
+    assert freetier.decide(elite, 100, now=T0) == Decision(Serve.GATE, 0, 100)
 
 
 def test_over_reservation_is_returned_when_the_grant_is_recorded(fresh: None) -> None:
-    trusted = make_identity("trusted")
-    assert freetier.decide(trusted, 100, now=T0).serve == "free"
+    trusted = make_identity(TrustTier.TRUSTED)
+    assert freetier.decide(trusted, 100, now=T0).serve == Serve.FREE
     # The work cost 64 of the 100 reserved
     recorded = freetier.record_grant(trusted, "ab" * 32, 64, 100, now=T0)
     assert recorded == 64
@@ -131,7 +138,7 @@ def test_over_reservation_is_returned_when_the_grant_is_recorded(fresh: None) ->
 
 
 def test_release_returns_the_reservation_to_the_pool_and_the_day(fresh: None) -> None:
-    trusted = make_identity("trusted")
+    trusted = make_identity(TrustTier.TRUSTED)
     freetier.decide(trusted, 100, now=T0)
     freetier.release_reservation(100, trusted, "work failed", now=T0)
     assert pool() == 10_000
@@ -145,11 +152,11 @@ def test_credit_is_a_rounded_down_percentage(fresh: None) -> None:
 
 
 def test_the_daily_budget_resets_after_a_day(fresh: None) -> None:
-    trusted = make_identity("trusted")
-    assert freetier.decide(trusted, 200, now=T0).serve == "free"
-    assert freetier.decide(trusted, 1, now=T0 + timedelta(hours=23, minutes=59)).serve == "gate"
+    trusted = make_identity(TrustTier.TRUSTED)
+    assert freetier.decide(trusted, 200, now=T0).serve == Serve.FREE
+    assert freetier.decide(trusted, 1, now=T0 + timedelta(hours=23, minutes=59)).serve == Serve.GATE
     next_day = T0 + timedelta(days=1)
-    assert freetier.decide(trusted, 150, now=next_day) == Decision("free", 150, 0)
+    assert freetier.decide(trusted, 150, now=next_day) == Decision(Serve.FREE, 150, 0)
     assert counter(trusted) == 150
     row = db().one("SELECT absorbed_reset_at FROM nostr_identities WHERE pubkey = :pk", pk=trusted)
     assert row is not None
@@ -157,15 +164,15 @@ def test_the_daily_budget_resets_after_a_day(fresh: None) -> None:
 
 
 def test_dry_run_never_changes_the_pool_or_the_counters(fresh: None) -> None:
-    trusted = make_identity("trusted")
+    trusted = make_identity(TrustTier.TRUSTED)
     before = (pool(), counter(trusted))
     answers = {freetier.decide_dry_run(trusted, 120, now=T0) for _ in range(25)}
-    assert answers == {Decision("free", 120, 0)}
+    assert answers == {Decision(Serve.FREE, 120, 0)}
     assert (pool(), counter(trusted)) == before
 
 
 def test_grants_are_append_only(fresh: None) -> None:
-    trusted = make_identity("trusted")
+    trusted = make_identity(TrustTier.TRUSTED)
     freetier.decide(trusted, 10, now=T0)
     freetier.record_grant(trusted, "cd" * 32, 10, 10, now=T0)
     with pytest.raises(DatabaseError, match="append-only"):
@@ -204,23 +211,23 @@ def run_parallel(count: int, action: Callable[[int], Any]) -> list[Any]:
 def test_fifty_parallel_decisions_never_overdraw_the_pool(fresh: None) -> None:
     # Given a pool of 1000 and 50 elite callers each asking for 30 (1500 in all)
     set_pool(1000)
-    callers = [make_identity("elite", n) for n in range(1, 51)]
+    callers = [make_identity(TrustTier.ELITE, n) for n in range(1, 51)]
     # When they all decide at once, each on its own connection
     decisions = run_parallel(50, lambda i: freetier.decide(callers[i], 30, now=T0))
     # Then the pool never went below zero and every debited sat is accounted for
-    debited = sum(d.absorb_sats for d in decisions if d.serve == "free")
+    debited = sum(d.absorb_sats for d in decisions if d.serve == Serve.FREE)
     assert pool() >= 0
     assert debited + pool() == 1000
-    assert {d.serve for d in decisions} <= {"free", "partial", "gate"}
+    assert {d.serve for d in decisions} <= {Serve.FREE, Serve.PARTIAL, Serve.GATE}
     # And recording the grants logs exactly what was debited
     for caller, decision in zip(callers, decisions, strict=True):
-        if decision.serve == "free":
+        if decision.serve == Serve.FREE:
             freetier.record_grant(caller, "ef" * 32, 30, 30, now=T0)
     assert db().scalar("SELECT SUM(sats_absorbed) FROM free_tier_grants") == debited
 
 
 def test_one_identity_racing_itself_stays_within_its_daily_budget(fresh: None) -> None:
-    trusted = make_identity("trusted")  # 200 a day
+    trusted = make_identity(TrustTier.TRUSTED)  # 200 a day
     decisions = run_parallel(20, lambda _: freetier.decide(trusted, 30, now=T0))
     free = [d for d in decisions if d.serve == "free"]
     assert len(free) == 6  # 6 × 30 = 180 ≤ 200 < 7 × 30
@@ -230,7 +237,7 @@ def test_one_identity_racing_itself_stays_within_its_daily_budget(fresh: None) -
 
 def test_reservations_and_releases_of_one_caller_never_deadlock(fresh: None) -> None:
     # decide locks the identity row then the pool row; release must take them in that order
-    trusted = make_identity("trusted")
+    trusted = make_identity(TrustTier.TRUSTED)
 
     def churn(i: int) -> None:
         for _ in range(10):
@@ -252,7 +259,7 @@ def test_mixed_reservations_releases_and_credits_on_a_small_pool_never_fail(
     set_pool(20)
     callers = [
         identities.make_identity(
-            "elite", f"{n:064x}", absorbed_today=10_000 if n % 3 == 2 else 0, at=T0
+            TrustTier.ELITE, f"{n:064x}", absorbed_today=10_000 if n % 3 == 2 else 0, at=T0
         )
         for n in range(24)
     ]
@@ -264,8 +271,8 @@ def test_mixed_reservations_releases_and_credits_on_a_small_pool_never_fail(
         for _ in range(rounds):
             if i % 3 == 0:
                 decision = freetier.decide(callers[i], 7, now=T0)
-                assert decision.serve in {"free", "partial", "gate"}
-                debited[i] += decision.absorb_sats if decision.serve == "free" else 0
+                assert decision.serve in {Serve.FREE, Serve.PARTIAL, Serve.GATE}
+                debited[i] += decision.absorb_sats if decision.serve == Serve.FREE else 0
             elif i % 3 == 1:
                 debited[i] += freetier.reserve_partial_grant(9, callers[i], now=T0)
             else:

@@ -9,6 +9,7 @@ import pytest
 from nostr_keys import NostrKey
 
 import timmy.identity as identity
+from timmy.data.identities import TrustTier
 from timmy.db.connection import db, reset_connection
 from timmy.identity import login
 from timmy.nostr import tokens
@@ -65,7 +66,7 @@ def test_an_event_older_than_the_max_age_is_stale(t0: datetime) -> None:
         login.verify_signed_challenge(event, now=t0)
     # 300 s old is still fresh
     event = sign_nonce(NostrKey(), challenge.nonce, t0 - timedelta(seconds=300))
-    assert login.verify_signed_challenge(event, now=t0).profile.tier == "new"
+    assert login.verify_signed_challenge(event, now=t0).profile.tier == TrustTier.NEW
 
 
 def test_logging_in_after_an_absence_applies_the_decay_first(
@@ -81,7 +82,7 @@ def test_logging_in_after_an_absence_applies_the_decay_first(
 
     result = login.verify_signed_challenge(sign_nonce(key, challenge.nonce, back), now=back)
 
-    assert (result.profile.score, result.profile.tier) == (45, "established")
+    assert (result.profile.score, result.profile.tier) == (45, TrustTier.ESTABLISHED)
     assert result.profile.last_seen == back
 
 

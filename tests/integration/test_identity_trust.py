@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from concurrency import together
 from nostr_keys import NostrKey
 
 import timmy.identity as identity
 from timmy.data import identities
-from timmy.db.connection import db, reset_connection, transaction
+from timmy.data.identities import TrustTier
+from timmy.db.connection import NestedTransactionError, db, transaction
+from timmy.identity.settings import settings as identity_settings
 from timmy.runtime import reset_caches
 
 DAY = timedelta(days=1)
@@ -53,8 +54,8 @@ def succeed(pubkey: str, times: int, now: datetime) -> None:
 
 
 def test_anonymous_and_unknown_callers(pubkey: str) -> None:
-    assert identity.tier_of(None) == "anonymous"
-    assert identity.tier_of(pubkey) == "new"
+    assert identity.tier_of(None) == TrustTier.ANONYMOUS
+    assert identity.tier_of(pubkey) == TrustTier.NEW
     # Reading never creates an identity
     assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
 
@@ -72,7 +73,7 @@ def test_ensure_identity_lives_and_dies_with_the_callers_transaction(pubkey: str
     with transaction() as tx:
         identity.ensure_identity(tx, pubkey)
         identity.ensure_identity(tx, pubkey)  # idempotent
-    assert stored(pubkey)["tier"] == "new"
+    assert identity.tier_of(pubkey) == TrustTier.NEW
 
 
 def test_ensure_identity_refuses_a_non_pubkey(clean_db: None) -> None:
@@ -102,24 +103,24 @@ def test_successes_promote_through_every_tier(pubkey: str, t0: datetime) -> None
     for _ in range(40):
         identity.record_success(pubkey, paid_sats=PAID, now=t0)
         seen.append(identity.tier_of(pubkey, now=t0))
-    assert seen[0] == "new"
-    assert seen[1] == "established"  # score 10
-    assert seen[8] == "established"  # score 45
-    assert seen[9] == "trusted"  # score 50
-    assert seen[38] == "trusted"  # score 195
-    assert seen[39] == "elite"  # score 200
-    assert stored(pubkey)["tier"] == "elite"
+    assert seen[0] == TrustTier.NEW
+    assert seen[1] == TrustTier.ESTABLISHED  # score 10
+    assert seen[8] == TrustTier.ESTABLISHED  # score 45
+    assert seen[9] == TrustTier.TRUSTED  # score 50
+    assert seen[38] == TrustTier.TRUSTED  # score 195
+    assert seen[39] == TrustTier.ELITE  # score 200
+    assert stored(pubkey)["trust_score"] == 200
 
 
 def test_a_failure_outweighs_a_success_and_demotes(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 10, t0)  # 50: trusted
-    assert identity.tier_of(pubkey, now=t0) == "trusted"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.TRUSTED
 
     identity.record_failure(pubkey, now=t0)
 
     row = stored(pubkey)
     assert row["trust_score"] == 40
-    assert row["tier"] == "established"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
     assert (row["success_count"], row["failure_count"], row["interaction_count"]) == (10, 1, 11)
 
 
@@ -136,18 +137,18 @@ def test_thresholds_come_from_config(
     pubkey: str, t0: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     succeed(pubkey, 2, t0)
-    assert identity.tier_of(pubkey, now=t0) == "established"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
 
     # When the operator raises the bar, reads follow at once (the tier is computed on read)
     monkeypatch.setenv("TRUST_THRESHOLD_ESTABLISHED", "20")
     reset_caches()
 
-    assert identity.tier_of(pubkey, now=t0) == "new"
-    assert identity.profile(pubkey, now=t0).tier == "new"
-    # And the next outcome stores it (a free success: counted, but it earns nothing)
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.NEW
+    assert identity.profile(pubkey, now=t0).tier == TrustTier.NEW
+    # And so do writes (a free success: counted, but it earns nothing)
     identity.record_success(pubkey, paid_sats=0, now=t0)
     assert stored(pubkey)["trust_score"] == 10
-    assert stored(pubkey)["tier"] == "new"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.NEW
 
 
 # ---------------------------------------------------------------- decay
@@ -156,7 +157,7 @@ def test_thresholds_come_from_config(
 def test_no_decay_within_the_grace_period(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 10, t0)
     profile = identity.profile(pubkey, now=t0 + 29 * DAY)
-    assert (profile.score, profile.tier) == (50, "trusted")
+    assert (profile.score, profile.tier) == (50, TrustTier.TRUSTED)
 
 
 def test_decay_after_absence_is_computed_on_read_and_never_stored(
@@ -167,7 +168,7 @@ def test_decay_after_absence_is_computed_on_read_and_never_stored(
     before = stored(pubkey)
 
     # When it is read after 31 days, one period is pending: 45, established
-    assert identity.tier_of(pubkey, now=t0 + 31 * DAY) == "established"
+    assert identity.tier_of(pubkey, now=t0 + 31 * DAY) == TrustTier.ESTABLISHED
     assert identity.profile(pubkey, now=t0 + 40 * DAY).score == 45
     # The second period is pending at 60 days: 50 * 0.81 = 40.5 -> 40
     assert identity.profile(pubkey, now=t0 + 61 * DAY).score == 40
@@ -179,7 +180,7 @@ def test_a_long_absence_compounds(pubkey: str, t0: datetime) -> None:
     succeed(pubkey, 40, t0)  # 200: elite
     # Five periods at once: 200 * 0.9^5 = 118.098 -> 118
     profile = identity.profile(pubkey, now=t0 + 151 * DAY)
-    assert (profile.score, profile.tier) == (118, "trusted")
+    assert (profile.score, profile.tier) == (118, TrustTier.TRUSTED)
 
 
 def test_returning_pays_the_decay_before_earning(pubkey: str, t0: datetime) -> None:
@@ -208,48 +209,23 @@ def test_decay_is_configurable(pubkey: str, t0: datetime, monkeypatch: pytest.Mo
 # ---------------------------------------------------------------- concurrency
 
 
-def run_concurrently(workers: list[Callable[[], None]]) -> list[BaseException]:
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(work: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            work()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-        finally:
-            reset_connection()  # each thread opened its own connection
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 def test_fifty_concurrent_successes_lose_no_update(pubkey: str, t0: datetime) -> None:
     # Given an identity row that exists
     with transaction() as tx:
         identity.ensure_identity(tx, pubkey)
 
     # When 50 threads, each on its own connection, record a success at once
-    errors = run_concurrently(
-        [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 50
-    )
+    errors = together(*[lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 50)
 
     # Then every one counted
     assert errors == []
     row = stored(pubkey)
     assert (row["trust_score"], row["success_count"], row["interaction_count"]) == (250, 50, 50)
-    assert row["tier"] == "elite"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ELITE
 
 
 def test_concurrent_first_contact_creates_one_row(pubkey: str, t0: datetime) -> None:
-    errors = run_concurrently(
-        [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 20
-    )
+    errors = together(*[lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 20)
     assert errors == []
     assert stored(pubkey)["success_count"] == 20
 
@@ -261,13 +237,13 @@ def test_concurrent_mixed_outcomes_sum_exactly(pubkey: str, t0: datetime) -> Non
 
     work = [lambda: identity.record_success(pubkey, paid_sats=PAID, now=t0)] * 25
     work += [lambda: identity.record_failure(pubkey, now=t0)] * 25
-    errors = run_concurrently(work)
+    errors = together(*work)
 
     assert errors == []
     row = stored(pubkey)
     assert row["trust_score"] == 1000 + 25 * 5 - 25 * 10
     assert (row["success_count"], row["failure_count"]) == (25, 25)
-    assert row["tier"] == "elite"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ELITE
 
 
 def test_concurrent_decaying_reads_write_nothing(pubkey: str, t0: datetime) -> None:
@@ -275,7 +251,7 @@ def test_concurrent_decaying_reads_write_nothing(pubkey: str, t0: datetime) -> N
     version = db().scalar("SELECT xmin::text FROM nostr_identities WHERE pubkey = :pk", pk=pubkey)
     later = t0 + 31 * DAY
     seen: list[str] = []
-    errors = run_concurrently([lambda: seen.append(identity.tier_of(pubkey, now=later))] * 20)
+    errors = together(*[lambda: seen.append(identity.tier_of(pubkey, now=later))] * 20)
     assert errors == []
     assert seen == ["established"] * 20
     assert stored(pubkey)["trust_score"] == 50
@@ -298,19 +274,35 @@ def test_sats_absorbed_today_resets_after_a_day(pubkey: str, t0: datetime) -> No
     assert identity.profile(pubkey, now=t0 + DAY).sats_absorbed_today == 0
 
 
-def test_trust_rules_tier_for_matches_the_sql(pubkey: str, t0: datetime) -> None:
-    rules = identity.settings().rules
-    for score in (0, 9, 10, 49, 50, 199, 200, 10_000):
+def test_the_tier_is_the_highest_whose_threshold_the_score_reaches(
+    pubkey: str, t0: datetime
+) -> None:
+    # Defaults: established 10, trusted 50, elite 200. Reads and writes compute it alike.
+    expected = {
+        0: TrustTier.NEW,
+        9: TrustTier.NEW,
+        10: TrustTier.ESTABLISHED,
+        49: TrustTier.ESTABLISHED,
+        50: TrustTier.TRUSTED,
+        199: TrustTier.TRUSTED,
+        200: TrustTier.ELITE,
+        10_000: TrustTier.ELITE,
+    }
+    rules = identity_settings().rules
+    for score, tier in expected.items():
         db().execute(
-            "INSERT INTO nostr_identities (pubkey, trust_score) VALUES (:pk, :s)"
-            " ON CONFLICT (pubkey) DO UPDATE SET trust_score = :s, tier = 'new'",
+            "INSERT INTO nostr_identities (pubkey, trust_score, last_seen) VALUES (:pk, :s, :at)"
+            " ON CONFLICT (pubkey) DO UPDATE SET trust_score = :s, last_seen = :at",
             pk=pubkey,
             s=score,
+            at=t0,
         )
         with transaction() as tx:
-            row = identities.read_decayed(tx, pubkey, now=t0, rules=rules)
-        assert row is not None
-        assert row["tier"] == rules.tier_for(score), score
+            read = identities.read_decayed(tx, pubkey, now=t0, rules=rules)
+            written = identities.record_outcome(tx, pubkey, now=t0, rules=rules)  # a sighting
+        assert read is not None
+        assert (read.trust_score, read.tier) == (score, tier)
+        assert (written.trust_score, written.tier) == (score, tier)
 
 
 def test_own_transaction_functions_refuse_to_commit_the_callers(pubkey: str, t0: datetime) -> None:
@@ -320,10 +312,10 @@ def test_own_transaction_functions_refuse_to_commit_the_callers(pubkey: str, t0:
             identity.ensure_identity(tx, pubkey)
             identity.record_success(pubkey, paid_sats=PAID, now=t0)
 
-    with pytest.raises(RuntimeError, match="outside"):
+    with pytest.raises(NestedTransactionError):
         nested()
     # The caller's work was rolled back, not committed by the nested call
     assert db().scalar("SELECT count(*) FROM nostr_identities") == 0
     # profile() can join the caller's transaction instead
     with transaction() as tx:
-        assert identity.profile(pubkey, now=t0, tx=tx).tier == "new"
+        assert identity.profile(pubkey, now=t0, tx=tx).tier == TrustTier.NEW

@@ -14,8 +14,10 @@ from concurrency import together
 
 from timmy import freetier, payments
 from timmy.data import jobs as data
+from timmy.data.invoices import PaymentPurpose
+from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
-from timmy.jobs import INVOICE_PURPOSE, workflow
+from timmy.jobs import workflow
 from timmy.lightning import backend
 from timmy.lightning.stub import StubBackend
 
@@ -57,7 +59,7 @@ def grants() -> list[dict[str, Any]]:
     )
 
 
-def row(job_id: str) -> dict[str, Any]:
+def row(job_id: str) -> Job:
     with transaction() as tx:
         found = data.get(tx, job_id)
     assert found is not None
@@ -76,7 +78,7 @@ def evaluated_job(request: str = REQUEST, pubkey: str | None = None) -> str:
     job_id = str(uuid.uuid4())
     created = payments.request_invoice(10, "test eval")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose=INVOICE_PURPOSE, owner_id=job_id)
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.JOB, owner_id=job_id)
         data.insert(
             tx,
             job_id=job_id,
@@ -105,12 +107,12 @@ def test_a_trusted_callers_job_is_free_and_settles_at_the_actual_cost() -> None:
     # When the work is priced: free, no work invoice, the pool debited for the estimate now
     priced = workflow.price_work(job_id)
     job = row(job_id)
-    estimate = int(job["work_estimate_sats"])
+    estimate = int(job.work_estimate_sats)
     assert (priced.serve, priced.payment_hash, priced.charge_sats) == ("free", None, 0)
     assert estimate > 0
-    assert (job["state"], job["free_tier_serve"]) == ("executing", "free")
-    assert (job["absorbed_sats"], job["pool_reserved_sats"]) == (estimate, estimate)
-    assert job["work_payment_hash"] is None
+    assert (job.state, job.free_tier_serve) == (JobState.EXECUTING, "free")
+    assert (job.absorbed_sats, job.pool_reserved_sats) == (estimate, estimate)
+    assert job.work_payment_hash is None
     assert pool() == POOL - estimate
     assert absorbed_today(pubkey) == estimate
     assert job_invoices(job_id) == 1  # the eval invoice only
@@ -130,12 +132,12 @@ def test_a_trusted_callers_job_is_free_and_settles_at_the_actual_cost() -> None:
     assert pool() == POOL - actual
     assert absorbed_today(pubkey) == actual
     done = row(job_id)
-    assert (done["state"], done["absorbed_sats"], done["pool_reserved_sats"]) == (
+    assert (done.state, done.absorbed_sats, done.pool_reserved_sats) == (
         "complete",
         actual,
         0,
     )
-    assert (done["work_paid_sats"], done["refundable_sats"]) == (0, 0)
+    assert (done.work_paid_sats, done.refundable_sats) == (0, 0)
     assert grants() == [
         {
             "pubkey": pubkey,
@@ -157,8 +159,8 @@ def test_concurrent_pricing_runs_leave_exactly_one_reservation() -> None:
     # Then the losers' reservations went back: the pool holds one job's estimate
     assert errors == []
     job = row(job_id)
-    estimate = int(job["work_estimate_sats"])
-    assert job["pool_reserved_sats"] == estimate
+    estimate = int(job.work_estimate_sats)
+    assert job.pool_reserved_sats == estimate
     assert pool() == POOL - estimate
     assert absorbed_today(pubkey) == estimate
 
@@ -179,10 +181,10 @@ def test_a_free_decision_that_cannot_be_stored_goes_back_to_the_pool(
 
     assert pool() == POOL
     assert absorbed_today(pubkey) == 0
-    assert row(job_id)["state"] == "evaluating"
+    assert row(job_id).state == JobState.EVALUATING
     # The retried step decides again, and this time the job holds the reservation
     assert workflow.price_work(job_id).serve == "free"
-    assert pool() == POOL - int(row(job_id)["pool_reserved_sats"])
+    assert pool() == POOL - int(row(job_id).pool_reserved_sats)
 
 
 # -------------------------------------------------------------------------------- partial
@@ -199,14 +201,14 @@ def test_a_partial_grant_is_reserved_at_payment_and_refunds_by_the_partial_math(
     # When the work is priced: a discounted invoice, and the pool is NOT debited yet
     priced = workflow.price_work(job_id)
     job = row(job_id)
-    estimate = int(job["work_estimate_sats"])
+    estimate = int(job.work_estimate_sats)
     assert priced.serve == "partial"
     assert priced.charge_sats == estimate - budget_left
     invoice = db().scalar(
         "SELECT amount_sats FROM invoices WHERE payment_hash = :h", h=priced.payment_hash
     )
     assert invoice == estimate - budget_left
-    assert (job["absorbed_sats"], job["pool_reserved_sats"]) == (budget_left, 0)
+    assert (job.absorbed_sats, job.pool_reserved_sats) == (budget_left, 0)
     assert pool() == POOL
     assert absorbed_today(pubkey) == 50 - budget_left
 
@@ -214,7 +216,7 @@ def test_a_partial_grant_is_reserved_at_payment_and_refunds_by_the_partial_math(
     assert priced.payment_hash is not None
     pay(priced.payment_hash)
     paid = row(job_id)
-    assert (paid["state"], paid["pool_reserved_sats"]) == ("executing", budget_left)
+    assert (paid.state, paid.pool_reserved_sats) == (JobState.EXECUTING, budget_left)
     assert pool() == POOL - budget_left
     assert absorbed_today(pubkey) == 50
 
@@ -228,7 +230,7 @@ def test_a_partial_grant_is_reserved_at_payment_and_refunds_by_the_partial_math(
     work_paid = estimate - budget_left
     assert settled.refundable_sats == work_paid - max(0, actual - absorbed)
     done = row(job_id)
-    assert (done["absorbed_sats"], done["pool_reserved_sats"]) == (absorbed, 0)
+    assert (done.absorbed_sats, done.pool_reserved_sats) == (absorbed, 0)
     assert pool() == POOL - absorbed + work_paid * 10 // 100
     assert absorbed_today(pubkey) == 50 - budget_left + absorbed
     assert [g["sats_absorbed"] for g in grants()] == [absorbed]
@@ -245,13 +247,13 @@ def test_a_partial_job_whose_pool_drained_before_payment_still_runs_at_its_price
 
     # When it is paid, nothing can be reserved; the work still runs (it was paid for)
     pay(priced.payment_hash)
-    assert (row(job_id)["state"], row(job_id)["pool_reserved_sats"]) == ("executing", 0)
+    assert (row(job_id).state, row(job_id).pool_reserved_sats) == (JobState.EXECUTING, 0)
     workflow.execute(job_id)
     settled = workflow.settle(job_id)
 
     # Then the caller owes the whole actual cost from what they paid; no grant is recorded
     assert settled.refundable_sats == max(0, priced.charge_sats - settled.actual_cost_sats)
-    assert row(job_id)["absorbed_sats"] == 0
+    assert row(job_id).absorbed_sats == 0
     assert grants() == []
     assert absorbed_today(pubkey) == 45
     assert pool() == priced.charge_sats * 10 // 100
@@ -269,7 +271,7 @@ def test_an_unpaid_partial_invoice_expires_without_touching_the_pool() -> None:
     assert workflow.expire(job_id) == "expired"
 
     job = row(job_id)
-    assert (job["absorbed_sats"], job["pool_reserved_sats"], job["refundable_sats"]) == (0, 0, 0)
+    assert (job.absorbed_sats, job.pool_reserved_sats, job.refundable_sats) == (0, 0, 0)
     assert pool() == POOL
     assert absorbed_today(pubkey) == 45
 
@@ -285,8 +287,8 @@ def test_gated_jobs_pay_in_full_and_credit_the_pool_on_completion(tier: str) -> 
     priced = workflow.price_work(job_id)
     job = row(job_id)
     assert priced.serve == "gate"
-    assert priced.charge_sats == job["work_estimate_sats"]
-    assert job["absorbed_sats"] == 0
+    assert priced.charge_sats == job.work_estimate_sats
+    assert job.absorbed_sats == 0
     assert priced.payment_hash is not None
     pay(priced.payment_hash)
     assert pool() == POOL  # credited on completion, not on payment
@@ -320,9 +322,9 @@ def test_a_failed_free_job_releases_its_reservation_exactly_once() -> None:
     assert pool() == POOL
     assert absorbed_today(pubkey) == 0
     job = row(job_id)
-    assert (job["state"], job["error_code"]) == ("failed", "ai_failed")
-    assert (job["absorbed_sats"], job["pool_reserved_sats"]) == (0, 0)
-    assert job["refundable_sats"] == 10  # the eval fee; the work cost the caller nothing
+    assert (job.state, job.error_code) == (JobState.FAILED, "ai_failed")
+    assert (job.absorbed_sats, job.pool_reserved_sats) == (0, 0)
+    assert job.refundable_sats == 10  # the eval fee; the work cost the caller nothing
     assert grants() == []
 
 
@@ -340,8 +342,8 @@ def test_a_failed_partial_job_releases_what_was_reserved_at_payment() -> None:
     assert pool() == POOL
     assert absorbed_today(pubkey) == 47
     job = row(job_id)
-    assert job["refundable_sats"] == 10 + priced.charge_sats  # everything paid
-    assert (job["absorbed_sats"], job["pool_reserved_sats"]) == (0, 0)
+    assert job.refundable_sats == 10 + priced.charge_sats  # everything paid
+    assert (job.absorbed_sats, job.pool_reserved_sats) == (0, 0)
 
 
 def test_settlement_racing_a_failure_either_records_or_releases_never_both() -> None:
@@ -358,14 +360,14 @@ def test_settlement_racing_a_failure_either_records_or_releases_never_both() -> 
         )
 
         ended = row(job_id)
-        assert ended["pool_reserved_sats"] == 0
-        if ended["state"] == "complete":
+        assert ended.pool_reserved_sats == 0
+        if ended.state == JobState.COMPLETE:
             assert errors == []
-            assert pool() == POOL - int(ended["actual_cost_sats"])
-            assert absorbed_today(pubkey) == ended["absorbed_sats"] > 0
+            assert pool() == POOL - int(ended.actual_cost_sats)
+            assert absorbed_today(pubkey) == ended.absorbed_sats > 0
         else:
             # The settle step found the job failed: its error is the workflow's, not money's
-            assert ended["state"] == "failed"
+            assert ended.state == JobState.FAILED
             assert len(errors) == 1
             assert pool() == POOL
             assert absorbed_today(pubkey) == 0
@@ -394,13 +396,13 @@ def test_one_callers_jobs_deciding_settling_and_failing_at_once_never_deadlock()
     assert errors == []
     settled = [row(j) for j in running[:3]]
     priced = [row(j) for j in waiting]
-    assert all(job["free_tier_serve"] == "free" for job in priced)
-    reserved_before = sum(int(row(j)["work_estimate_sats"]) for j in running)
+    assert all(job.free_tier_serve == "free" for job in priced)
+    reserved_before = sum(int(row(j).work_estimate_sats) for j in running)
     expected = (
         start
         + reserved_before
-        - sum(int(job["absorbed_sats"]) for job in settled)
-        - sum(int(job["pool_reserved_sats"]) for job in priced)
+        - sum(int(job.absorbed_sats) for job in settled)
+        - sum(int(job.pool_reserved_sats) for job in priced)
     )
     assert pool() == expected
     assert absorbed_today(pubkey) == POOL - pool()

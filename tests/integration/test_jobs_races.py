@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from concurrency import outcomes, wait_until
 
 from local.stack import LocalStack
 from timmy import orchestrator, payments
 from timmy.data import jobs as job_rows
+from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.errors import TimmyError
 from timmy.jobs import service
@@ -40,37 +39,7 @@ def _stack(stack: LocalStack, clean_db: None) -> None:
     """The job workflow runs on the local stack's JobStateMachine; the database starts empty."""
 
 
-def together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run each call on its own thread, released at the same instant; results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except Exception as error:  # noqa: BLE001 - returned for the assertions
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def job(job_id: str) -> dict[str, Any]:
+def job(job_id: str) -> Job:
     with transaction() as tx:
         row = job_rows.get(tx, job_id)
     assert row is not None
@@ -108,14 +77,14 @@ def test_webhook_and_polling_racing_on_one_payment_resume_the_workflow_once(
     def poll() -> str:
         return service.get_job(created.job_id).state
 
-    results = together([webhook, poll] * (THREADS // 2))
+    results = outcomes([webhook, poll] * (THREADS // 2))
 
     # Then nothing failed, the workflow was resumed exactly once, and it moved on
     assert not [r for r in results if isinstance(r, Exception)], results
     assert all(r is True for r in results[0::2])
-    wait_until(lambda: job(created.job_id)["state"] == "awaiting_work_payment")
+    wait_until(lambda: job(created.job_id).state == JobState.AWAITING_WORK_PAYMENT)
     assert resumed[payment_hash] == 1
-    assert job(created.job_id)["eval_paid_sats"] == 10
+    assert job(created.job_id).eval_paid_sats == 10
 
 
 def customer_invoice(amount_sats: int) -> str:
@@ -128,27 +97,25 @@ def customer_invoice(amount_sats: int) -> str:
     )
 
 
-def completed_job() -> dict[str, Any]:
+def completed_job() -> Job:
     created = service.create_job(LONG_REQUEST, header_token=None, body_token=None)
     job_id = created.job_id
     wait_until(lambda: pay_own_invoice(created.eval_invoice.payment_hash).paid)
-    wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
-    assert pay_own_invoice(job(job_id)["work_payment_hash"]).paid
-    done: dict[str, Any] = wait_until(lambda: job(job_id)["state"] == "complete" and job(job_id))
-    assert done["refundable_sats"] > 0
+    wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
+    assert pay_own_invoice(job(job_id).work_payment_hash).paid
+    done: Job = wait_until(lambda: job(job_id).state == JobState.COMPLETE and job(job_id))
+    assert done.refundable_sats > 0
     return done
 
 
 def test_concurrent_refund_claims_pay_at_most_once() -> None:
     # Given a completed job with an overpayment, and one invoice per claimant
     done = completed_job()
-    amount = int(done["refundable_sats"])
+    amount = int(done.refundable_sats)
     invoices = [customer_invoice(amount) for _ in range(THREADS)]
 
     # When they all claim the refund at once
-    results = together(
-        [lambda i=invoice: service.refund_job(done["id"], i) for invoice in invoices]
-    )
+    results = outcomes([lambda i=invoice: service.refund_job(done.id, i) for invoice in invoices])
 
     # Then exactly one is paid, and every other claim is a conflict
     paid = [r for r in results if not isinstance(r, Exception)]
@@ -160,5 +127,5 @@ def test_concurrent_refund_claims_pay_at_most_once() -> None:
     assert len(payments_made) == 1
     assert payments_made[0]["amount_sats"] == amount
     assert payments_made[0]["bolt11"] in invoices
-    payouts = db().all("SELECT state FROM payouts WHERE source_id = :id", id=done["id"])
+    payouts = db().all("SELECT state FROM payouts WHERE source_id = :id", id=done.id)
     assert payouts == [{"state": "paid"}]

@@ -7,7 +7,6 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from concurrency import together
@@ -18,8 +17,10 @@ from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
 from timmy.ai.base import AIResult
 from timmy.ai.stub import StubProvider
 from timmy.data import jobs as data
+from timmy.data.invoices import InvoiceState, PaymentPurpose
+from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
-from timmy.jobs import INVOICE_PURPOSE, workflow
+from timmy.jobs import workflow
 from timmy.jobs.errors import JobNotFound, JobStateError
 from timmy.lightning import backend
 from timmy.lightning.stub import StubBackend
@@ -51,7 +52,7 @@ def new_job(request: str = "Write a limerick.", pubkey: str | None = None) -> st
     with transaction() as tx:
         if pubkey is not None:
             identity.ensure_identity(tx, pubkey)
-        payments.record_invoice(tx, created, purpose=INVOICE_PURPOSE, owner_id=job_id)
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.JOB, owner_id=job_id)
         data.insert(
             tx,
             job_id=job_id,
@@ -70,7 +71,7 @@ def pay(payment_hash: str) -> None:
     assert payments.confirm_payment(payment_hash).paid
 
 
-def row(job_id: str) -> dict[str, Any]:
+def row(job_id: str) -> Job:
     with transaction() as tx:
         found = data.get(tx, job_id)
     assert found is not None
@@ -79,27 +80,27 @@ def row(job_id: str) -> dict[str, Any]:
 
 def job_to_executing(request: str = "Write a limerick.", pubkey: str | None = None) -> str:
     job_id = new_job(request, pubkey)
-    pay(row(job_id)["eval_payment_hash"])
+    pay(row(job_id).eval_payment_hash)
     assert workflow.evaluate(job_id) is True
     pay(workflow.price_work(job_id).payment_hash)
-    assert row(job_id)["state"] == "executing"
+    assert row(job_id).state == JobState.EXECUTING
     return job_id
 
 
 def test_paying_the_eval_invoice_books_it_and_moves_the_job_on(provider: CountingProvider) -> None:
     job_id = new_job()
-    assert row(job_id)["eval_paid_sats"] == 0
+    assert row(job_id).eval_paid_sats == 0
 
-    pay(row(job_id)["eval_payment_hash"])
+    pay(row(job_id).eval_payment_hash)
     # A second confirmation of the same payment books nothing more
-    payments.confirm_payment(row(job_id)["eval_payment_hash"])
+    payments.confirm_payment(row(job_id).eval_payment_hash)
 
-    assert (row(job_id)["state"], row(job_id)["eval_paid_sats"]) == ("evaluating", 10)
+    assert (row(job_id).state, row(job_id).eval_paid_sats) == (JobState.EVALUATING, 10)
 
 
 def test_every_step_run_twice_applies_once(provider: CountingProvider) -> None:
     job_id = new_job()
-    pay(row(job_id)["eval_payment_hash"])
+    pay(row(job_id).eval_payment_hash)
 
     assert workflow.evaluate(job_id) is True
     assert workflow.evaluate(job_id) is True
@@ -107,22 +108,22 @@ def test_every_step_run_twice_applies_once(provider: CountingProvider) -> None:
     assert workflow.price_work(job_id) == first
     pay(first.payment_hash)
     workflow.execute(job_id)
-    result = row(job_id)["result"]
+    result = row(job_id).result
     workflow.execute(job_id)
     settled = workflow.settle(job_id)
     assert workflow.settle(job_id) == settled
 
     assert provider.calls == {"evaluate": 1, "work": 1}
     done = row(job_id)
-    assert done["state"] == "complete"
-    assert done["result"] == result
+    assert done.state == JobState.COMPLETE
+    assert done.result == result
     invoices = db().scalar(
         "SELECT count(*) FROM invoices WHERE owner_id = :id AND purpose = :p",
         id=job_id,
-        p=INVOICE_PURPOSE,
+        p=PaymentPurpose.JOB,
     )
     assert invoices == 2  # one eval, one work: a repeated pricing step issued no second one
-    assert settled.refundable_sats == done["work_paid_sats"] - settled.actual_cost_sats
+    assert settled.refundable_sats == done.work_paid_sats - settled.actual_cost_sats
 
 
 def test_a_step_that_finds_the_job_in_the_wrong_state_refuses(
@@ -141,27 +142,27 @@ def test_failing_refunds_everything_paid_and_never_touches_an_ended_job(
     provider: CountingProvider,
 ) -> None:
     job_id = job_to_executing()
-    paid = row(job_id)["eval_paid_sats"] + row(job_id)["work_paid_sats"]
+    paid = row(job_id).eval_paid_sats + row(job_id).work_paid_sats
 
     failed = workflow.fail(job_id, "PermanentAIError", "boom")
     again = workflow.fail(job_id, "RetryableAIError", "later")
 
-    assert (failed["state"], failed["refundable_sats"], failed["error_code"]) == (
+    assert (failed.state, failed.refundable_sats, failed.error_code) == (
         "failed",
         paid,
         "ai_failed",
     )
-    assert again["error_code"] == "ai_failed"  # the first failure stands
+    assert again.error_code == "ai_failed"  # the first failure stands
     # A completed job is never failed afterwards
     done_id = job_to_executing()
     workflow.execute(done_id)
     workflow.settle(done_id)
-    assert workflow.fail(done_id, "States.ALL", None)["state"] == "complete"
+    assert workflow.fail(done_id, "States.ALL", None).state == JobState.COMPLETE
 
 
 def test_failing_a_job_expires_its_unpaid_invoice(provider: CountingProvider) -> None:
     job_id = new_job()
-    payment_hash = row(job_id)["eval_payment_hash"]
+    payment_hash = row(job_id).eval_payment_hash
 
     workflow.fail(job_id, "Lambda.Unknown", None)
 
@@ -171,7 +172,7 @@ def test_failing_a_job_expires_its_unpaid_invoice(provider: CountingProvider) ->
     assert isinstance(ln, StubBackend)
     ln.mark_paid(payment_hash)
     assert not payments.confirm_payment(payment_hash).paid
-    assert row(job_id)["refundable_sats"] == 0
+    assert row(job_id).refundable_sats == 0
 
 
 def test_a_payment_racing_a_failure_is_either_refunded_or_refused(
@@ -180,7 +181,7 @@ def test_a_payment_racing_a_failure_is_either_refunded_or_refused(
     """Whichever commits first, the money paid and the money owed back always agree."""
     for _ in range(8):
         job_id = new_job()
-        pay(row(job_id)["eval_payment_hash"])
+        pay(row(job_id).eval_payment_hash)
         workflow.evaluate(job_id)
         work_hash = workflow.price_work(job_id).payment_hash
         ln = backend()
@@ -196,12 +197,12 @@ def test_a_payment_racing_a_failure_is_either_refunded_or_refused(
         invoice_state = db().scalar(
             "SELECT state FROM invoices WHERE payment_hash = :h", h=work_hash
         )
-        assert ended["state"] == "failed"
-        if invoice_state == "paid":
-            assert ended["work_paid_sats"] == ended["work_charge_sats"]
+        assert ended.state == JobState.FAILED
+        if invoice_state == InvoiceState.PAID:
+            assert ended.work_paid_sats == ended.work_charge_sats
         else:
-            assert (invoice_state, ended["work_paid_sats"]) == ("expired", 0)
-        assert ended["refundable_sats"] == ended["eval_paid_sats"] + ended["work_paid_sats"]
+            assert (invoice_state, ended.work_paid_sats) == (InvoiceState.EXPIRED, 0)
+        assert ended.refundable_sats == ended.eval_paid_sats + ended.work_paid_sats
 
 
 def test_trust_is_recorded_once_per_finished_job(provider: CountingProvider) -> None:
@@ -210,7 +211,7 @@ def test_trust_is_recorded_once_per_finished_job(provider: CountingProvider) -> 
     workflow.execute(done)
     workflow.settle(done)
     rejected = new_job("No [[reject]]", pubkey)
-    pay(row(rejected)["eval_payment_hash"])
+    pay(row(rejected).eval_payment_hash)
     assert workflow.evaluate(rejected) is False
     waiting = new_job("Not finished", pubkey)
 
@@ -229,7 +230,7 @@ def test_a_complete_job_earns_trust_by_what_its_caller_paid(provider: CountingPr
     workflow.execute(job_id)
     workflow.settle(job_id)
     done = row(job_id)
-    paid = done["eval_paid_sats"] + done["work_paid_sats"] - done["refundable_sats"]
+    paid = done.eval_paid_sats + done.work_paid_sats - done.refundable_sats
     assert paid > 0
 
     assert workflow.record_trust(job_id) is True
@@ -293,7 +294,7 @@ def test_the_stub_never_uses_more_than_was_priced_so_nothing_is_owed_by_the_call
         workflow.execute(job_id)
         settled = workflow.settle(job_id)
         done = row(job_id)
-        assert done["input_tokens"] <= done["estimate_input_tokens"]
-        assert done["output_tokens"] <= done["estimate_output_tokens"]
-        assert settled.actual_cost_sats <= done["work_estimate_sats"]
-        assert settled.refundable_sats == done["work_paid_sats"] - settled.actual_cost_sats
+        assert done.input_tokens <= done.estimate_input_tokens
+        assert done.output_tokens <= done.estimate_output_tokens
+        assert settled.actual_cost_sats <= done.work_estimate_sats
+        assert settled.refundable_sats == done.work_paid_sats - settled.actual_cost_sats

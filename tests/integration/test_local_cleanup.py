@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
+import psutil  # pgserver's own dependency
 
 from local import postgres
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from timmy import payments
-from timmy.db.connection import db, transaction
+from timmy.data.invoices import Invoice, InvoiceState, PaymentPurpose, UnknownPaymentPurpose
+from timmy.db.connection import Db, db, transaction
 from timmy.lightning import backend
 from timmy.lightning.bolt11 import decode_invoice
 from timmy.payments import Confirmation, confirm_payment
 
 
-def issue(purpose: str = "test", owner: str = "owner-1", amount: int = 21) -> dict[str, Any]:
+def issue(
+    purpose: PaymentPurpose = PaymentPurpose.JOB, owner: str = "owner-1", amount: int = 21
+) -> Invoice:
     created = payments.request_invoice(amount, "test invoice")
     with transaction() as tx:
         return payments.record_invoice(tx, created, purpose=purpose, owner_id=owner)
@@ -26,37 +27,48 @@ def state_of(payment_hash: str) -> str:
 
 
 @pytest.fixture
-def paid_calls(clean_db: None) -> Iterator[list[str]]:
-    """Registers an on-paid handler for purpose 'test' that records each call."""
+def paid_calls(clean_db: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Replaces every purpose's on-paid handler with one that records each call."""
     calls: list[str] = []
-    import sys
-    import types
 
-    module = types.ModuleType("_test_on_paid")
+    def on_paid(tx: Db, invoice: Invoice) -> None:
+        calls.append(invoice.payment_hash)
 
-    def on_paid(tx: Any, invoice: dict[str, Any]) -> None:
-        calls.append(invoice["payment_hash"])
+    monkeypatch.setattr(payments, "on_paid_handler", lambda purpose: on_paid)
+    return calls
 
-    module.on_paid = on_paid  # type: ignore[attr-defined]
-    sys.modules["_test_on_paid"] = module
-    payments.ON_PAID_HANDLERS["test"] = "_test_on_paid:on_paid"
-    yield calls
-    payments.ON_PAID_HANDLERS.pop("test", None)
-    sys.modules.pop("_test_on_paid", None)
+
+def test_every_purpose_has_an_on_paid_handler() -> None:
+    # mypy proves the match exhaustive; this proves each branch imports a real function.
+    for purpose in PaymentPurpose:
+        assert callable(payments.on_paid_handler(purpose)), purpose
+
+
+def test_an_unknown_purpose_is_refused_before_anything_is_paid(clean_db: None) -> None:
+    # Given an invoice whose purpose no code handles (written behind the code's back), paid
+    invoice = issue()
+    db().execute(
+        "UPDATE invoices SET purpose = 'mystery' WHERE payment_hash = :h", h=invoice.payment_hash
+    )
+    backend().mark_paid(invoice.payment_hash)  # type: ignore[attr-defined]
+    # When a payment confirmation arrives, then it is refused, and the invoice stays pending
+    with pytest.raises(UnknownPaymentPurpose):
+        confirm_payment(invoice.payment_hash)
+    assert state_of(invoice.payment_hash) == InvoiceState.PENDING
 
 
 def test_stub_invoices_are_real_bolt11_with_a_real_payment_hash(clean_db: None) -> None:
     invoice = issue(amount=1234)
-    decoded = decode_invoice(invoice["payment_request"])
-    assert decoded.payment_hash == invoice["payment_hash"]
+    decoded = decode_invoice(invoice.payment_request)
+    assert decoded.payment_hash == invoice.payment_hash
     assert decoded.amount_sats == 1234
     preimage = db().scalar(
         "SELECT preimage FROM stub_lightning_invoices WHERE payment_hash = :h",
-        h=invoice["payment_hash"],
+        h=invoice.payment_hash,
     )
     import hashlib
 
-    assert hashlib.sha256(bytes.fromhex(preimage)).hexdigest() == invoice["payment_hash"]
+    assert hashlib.sha256(bytes.fromhex(preimage)).hexdigest() == invoice.payment_hash
 
 
 def test_unknown_hash_changes_nothing(paid_calls: list[str]) -> None:
@@ -68,33 +80,33 @@ def test_unknown_hash_changes_nothing(paid_calls: list[str]) -> None:
 
 def test_unpaid_invoice_stays_pending(paid_calls: list[str]) -> None:
     invoice = issue()
-    result = confirm_payment(invoice["payment_hash"])
+    result = confirm_payment(invoice.payment_hash)
     assert result.outcome is Confirmation.NOT_PAID
-    assert state_of(invoice["payment_hash"]) == "pending"
+    assert state_of(invoice.payment_hash) == InvoiceState.PENDING
     assert paid_calls == []
 
 
 def test_paid_invoice_flips_once_and_runs_its_handler_once(paid_calls: list[str]) -> None:
     invoice = issue()
-    backend().mark_paid(invoice["payment_hash"])  # type: ignore[attr-defined]
-    first = confirm_payment(invoice["payment_hash"])
-    second = confirm_payment(invoice["payment_hash"])
+    backend().mark_paid(invoice.payment_hash)  # type: ignore[attr-defined]
+    first = confirm_payment(invoice.payment_hash)
+    second = confirm_payment(invoice.payment_hash)
     assert first.outcome is Confirmation.PAID_NOW
     assert second.outcome is Confirmation.ALREADY_PAID
-    assert state_of(invoice["payment_hash"]) == "paid"
-    assert paid_calls == [invoice["payment_hash"]]
+    assert state_of(invoice.payment_hash) == InvoiceState.PAID
+    assert paid_calls == [invoice.payment_hash]
 
 
 def test_racing_confirmations_flip_exactly_once(paid_calls: list[str]) -> None:
     # Given a paid invoice, when 16 confirmers (webhooks, pollers) race from separate connections
     invoice = issue()
-    backend().mark_paid(invoice["payment_hash"])  # type: ignore[attr-defined]
+    backend().mark_paid(invoice.payment_hash)  # type: ignore[attr-defined]
     outcomes: list[Confirmation] = []
     barrier = threading.Barrier(16)
 
     def confirm() -> None:
         barrier.wait()
-        outcomes.append(confirm_payment(invoice["payment_hash"]).outcome)
+        outcomes.append(confirm_payment(invoice.payment_hash).outcome)
 
     threads = [threading.Thread(target=confirm) for _ in range(16)]
     for thread in threads:
@@ -104,13 +116,13 @@ def test_racing_confirmations_flip_exactly_once(paid_calls: list[str]) -> None:
     # Then exactly one flipped it, and the handler ran once
     assert outcomes.count(Confirmation.PAID_NOW) == 1
     assert outcomes.count(Confirmation.ALREADY_PAID) == 15
-    assert paid_calls == [invoice["payment_hash"]]
+    assert paid_calls == [invoice.payment_hash]
 
 
 def test_expired_invoice_is_never_paid(paid_calls: list[str]) -> None:
     invoice = issue()
-    assert payments.expire_invoice(invoice["payment_hash"]) is True
-    backend().mark_paid(invoice["payment_hash"])  # type: ignore[attr-defined]
-    assert confirm_payment(invoice["payment_hash"]).outcome is Confirmation.EXPIRED
-    assert state_of(invoice["payment_hash"]) == "expired"
+    assert payments.expire_invoice(invoice.payment_hash) is True
+    backend().mark_paid(invoice.payment_hash)  # type: ignore[attr-defined]
+    assert confirm_payment(invoice.payment_hash).outcome is Confirmation.EXPIRED
+    assert state_of(invoice.payment_hash) == InvoiceState.EXPIRED
     assert paid_calls == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -15,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from concurrency import outcomes
 from paid_sessions import paid_session
 
 from timmy import payments
 from timmy.data import payouts as payout_rows
-from timmy.db.connection import db, reset_connection, transaction
+from timmy.data.invoices import PaymentPurpose
+from timmy.db.connection import db, transaction
 from timmy.errors import TimmyError
 from timmy.jobs import service as jobs
 from timmy.lightning import backend
@@ -56,7 +57,7 @@ def ended_job(refundable_sats: int) -> str:
     job_id = str(uuid.uuid4())
     created = payments.request_invoice(refundable_sats, "eval fee")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose="job", owner_id=job_id)
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.JOB, owner_id=job_id)
         tx.execute(
             "INSERT INTO jobs (id, request, eval_fee_sats, eval_payment_hash, eval_paid_sats,"
             " state, refundable_sats, error_code, error_message)"
@@ -122,7 +123,7 @@ def test_concurrent_payouts_of_one_invoice_from_many_sessions_pay_it_once() -> N
     sources = [paid_session(1_000) for _ in range(12)]
     invoice = customer_invoice(100)
 
-    results = together([lambda s=s: withdraw(s, invoice) for s in sources])
+    results = outcomes([lambda s=s: withdraw(s, invoice) for s in sources])
 
     paid = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
@@ -158,7 +159,7 @@ def expired_invoice() -> str:
 def own_invoice() -> str:
     created = payments.request_invoice(100, "one of ours")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose="session_topup", owner_id="x")
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.SESSION_TOPUP, owner_id="x")
     return created.payment_request
 
 
@@ -513,33 +514,11 @@ def test_lnbits_500_stays_pending_then_reconciles_as_never_sent(lnbits: LNbitsWa
 # -------------------------------------------------------------------------- concurrency
 
 
-def together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Each call on its own thread and connection, released at once; results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except Exception as error:  # noqa: BLE001 - returned for the assertions
-            results[index] = error
-        finally:
-            reset_connection()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 def test_twenty_parallel_withdrawals_never_overdraw_the_balance() -> None:
     # 1,000 sats cover nine withdrawals of 100 (each holding a 2-sat reserve), not ten.
     session_id = paid_session(1_000)
 
-    results = together([lambda: withdraw(session_id, customer_invoice(100)) for _ in range(20)])
+    results = outcomes([lambda: withdraw(session_id, customer_invoice(100)) for _ in range(20)])
 
     paid = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
@@ -560,7 +539,7 @@ def test_parallel_reconciler_runs_credit_a_failed_payout_back_once(
         withdraw(session_id, customer_invoice(200))
     later = datetime.now(UTC) + timedelta(hours=1)
 
-    reports = together([lambda: reconcile_pending_payouts(later) for _ in range(10)])
+    reports = outcomes([lambda: reconcile_pending_payouts(later) for _ in range(10)])
 
     assert not [r for r in reports if isinstance(r, Exception)], reports
     assert sum(r.failed for r in reports) == 1

@@ -13,6 +13,9 @@ from paid_sessions import paid_session
 
 from timmy import freetier
 from timmy.data import sessions as data
+from timmy.data.identities import TrustTier
+from timmy.data.pool import Serve
+from timmy.data.sessions import RequestState
 from timmy.db.connection import db, transaction
 from timmy.sessions.requests import release_abandoned_holds
 
@@ -32,7 +35,7 @@ def dead_request(session_id: str, *, hold: int, pool: int = 0, age_seconds: int)
             estimated_output_tokens=10,
             estimate_sats=hold + pool,
             reserved_sats=hold,
-            free_tier="partial" if pool else "gate",
+            free_tier=Serve.PARTIAL if pool else Serve.GATE,
             pool_reserved_sats=pool,
         )
         tx.execute(
@@ -58,7 +61,7 @@ def test_an_abandoned_hold_is_given_back_once(clean_db: None) -> None:
     assert release_abandoned_holds() == 0
     # Then the balance is whole again and the request is recorded as abandoned
     assert state("sessions", "id", session_id, "balance_sats") == 100
-    assert state("session_requests", "id", request_id, "state") == "failed"
+    assert state("session_requests", "id", request_id, "state") == RequestState.FAILED
     assert state("session_requests", "id", request_id, "error_code") == "abandoned"
 
 
@@ -66,13 +69,13 @@ def test_a_recent_hold_is_left_alone(clean_db: None) -> None:
     session_id = paid_session(100)
     request_id = dead_request(session_id, hold=30, age_seconds=5)
     assert release_abandoned_holds() == 0
-    assert state("session_requests", "id", request_id, "state") == "reserved"
+    assert state("session_requests", "id", request_id, "state") == RequestState.RESERVED
     assert state("sessions", "id", session_id, "balance_sats") == 70
 
 
 def test_the_pool_part_of_an_abandoned_hold_goes_back_to_the_pool(clean_db: None) -> None:
     freetier.seed_pool()
-    pubkey = identities.make_identity("established")
+    pubkey = identities.make_identity(TrustTier.ESTABLISHED)
     session_id = paid_session(100, pubkey)
     assert freetier.reserve_partial_grant(20, pubkey) == 20
     dead_request(session_id, hold=10, pool=20, age_seconds=1200)

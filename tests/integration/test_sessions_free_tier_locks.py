@@ -24,6 +24,7 @@ from paid_sessions import paid_session
 from timmy import freetier
 from timmy.ai import agent
 from timmy.ai.base import AIResult
+from timmy.data.identities import TrustTier
 from timmy.db.connection import Db, db, open_connection, reset_connection, transaction
 from timmy.runtime import reset_caches
 from timmy.sessions import auth
@@ -34,7 +35,7 @@ WAIT_SECONDS = 30
 
 
 def trusted_identity() -> str:
-    return identities.make_identity("trusted")
+    return identities.make_identity(TrustTier.TRUSTED)
 
 
 def waiting_for_a_lock(observer: Db, pid: int) -> bool:

@@ -15,6 +15,7 @@ from pg8000.exceptions import DatabaseError
 
 from timmy import payments
 from timmy.data import sessions as data
+from timmy.data.pool import Serve
 from timmy.db.connection import db, reset_connection, transaction
 from timmy.lightning import backend
 from timmy.payments import Confirmation, confirm_payment
@@ -108,7 +109,13 @@ def reserved_request(session_id: str, *, held: int, pool_reserved: int) -> str:
             estimated_output_tokens=1,
             estimate_sats=held + pool_reserved,
             reserved_sats=held,
-            free_tier="partial" if held and pool_reserved else "free" if pool_reserved else "gate",
+            free_tier=(
+                Serve.PARTIAL
+                if held and pool_reserved
+                else Serve.FREE
+                if pool_reserved
+                else Serve.GATE
+            ),
             pool_reserved_sats=pool_reserved,
         )
     return request_id
@@ -247,6 +254,6 @@ def test_a_late_top_up_on_an_expired_session_is_credited_but_does_not_revive_it(
     with transaction() as tx:
         row = data.get(tx, session_id, idle_seconds=IDLE)
     assert row is not None
-    assert int(row["balance_sats"]) == 300
-    assert row["pending_topup_hash"] is None
-    assert row["expired"] is True
+    assert row.balance_sats == 300
+    assert row.pending_topup_hash is None
+    assert row.expired is True

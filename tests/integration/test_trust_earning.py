@@ -10,7 +10,8 @@ from concurrency import together
 from nostr_keys import NostrKey
 
 import timmy.identity as identity
-from timmy.db.connection import db, reset_connection
+from timmy.data.identities import TrustTier
+from timmy.db.connection import db
 
 DAY = timedelta(days=1)
 
@@ -27,7 +28,7 @@ def pubkey(clean_db: None) -> str:
 
 def stored(pubkey: str) -> dict[str, object]:
     row = db().one(
-        "SELECT trust_score, tier, success_count, failure_count, paid_sats_today"
+        "SELECT trust_score, success_count, failure_count, paid_sats_today"
         " FROM nostr_identities WHERE pubkey = :pk",
         pk=pubkey,
     )
@@ -41,12 +42,11 @@ def test_free_work_earns_no_trust(pubkey: str, t0: datetime) -> None:
         identity.record_success(pubkey, paid_sats=0, now=t0)
     assert stored(pubkey) == {
         "trust_score": 0,
-        "tier": "new",
         "success_count": 40,
         "failure_count": 0,
         "paid_sats_today": 0,
     }
-    assert identity.tier_of(pubkey, now=t0) == "new"
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.NEW
 
 
 def test_points_follow_what_was_paid_in_the_day(pubkey: str, t0: datetime) -> None:
@@ -56,7 +56,8 @@ def test_points_follow_what_was_paid_in_the_day(pubkey: str, t0: datetime) -> No
     identity.record_success(pubkey, paid_sats=3, now=t0)
     assert stored(pubkey)["trust_score"] == 9
     identity.record_success(pubkey, paid_sats=2, now=t0)
-    assert (stored(pubkey)["trust_score"], stored(pubkey)["tier"]) == (10, "established")
+    assert stored(pubkey)["trust_score"] == 10
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
 
 
 def test_a_day_earns_at_most_the_cap_and_the_next_day_earns_again(
@@ -76,7 +77,8 @@ def test_a_day_earns_at_most_the_cap_and_the_next_day_earns_again(
 def test_failures_still_cost_points(pubkey: str, t0: datetime) -> None:
     identity.record_success(pubkey, paid_sats=200, now=t0)  # 20
     identity.record_failure(pubkey, now=t0)
-    assert (stored(pubkey)["trust_score"], stored(pubkey)["tier"]) == (10, "established")
+    assert stored(pubkey)["trust_score"] == 10
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
     identity.record_failure(pubkey, now=t0)
     identity.record_failure(pubkey, now=t0)
     assert stored(pubkey)["trust_score"] == 0  # never below zero
@@ -93,20 +95,17 @@ def test_negative_payments_are_refused(pubkey: str, t0: datetime) -> None:
 
 def test_concurrent_paid_successes_never_earn_more_than_the_cap(pubkey: str, t0: datetime) -> None:
     def succeed() -> None:
-        try:
-            identity.record_success(pubkey, paid_sats=10, now=t0)
-        finally:
-            reset_connection()
+        identity.record_success(pubkey, paid_sats=10, now=t0)
 
     # 50 successes of 10 sats each, on their own connections at once: 50 points uncapped
     assert together(*[succeed] * 50) == []
     assert stored(pubkey) == {
         "trust_score": 20,
-        "tier": "established",
         "success_count": 50,
         "failure_count": 0,
         "paid_sats_today": 500,
     }
+    assert identity.tier_of(pubkey, now=t0) == TrustTier.ESTABLISHED
 
 
 def test_a_sybil_reaches_elite_only_by_paying_for_days(pubkey: str, t0: datetime) -> None:
@@ -114,6 +113,6 @@ def test_a_sybil_reaches_elite_only_by_paying_for_days(pubkey: str, t0: datetime
     # however much is paid each day
     for day in range(9):
         identity.record_success(pubkey, paid_sats=10_000, now=t0 + day * DAY)
-    assert identity.tier_of(pubkey, now=t0 + 9 * DAY) == "trusted"
+    assert identity.tier_of(pubkey, now=t0 + 9 * DAY) == TrustTier.TRUSTED
     identity.record_success(pubkey, paid_sats=10_000, now=t0 + 9 * DAY)
-    assert identity.tier_of(pubkey, now=t0 + 9 * DAY) == "elite"
+    assert identity.tier_of(pubkey, now=t0 + 9 * DAY) == TrustTier.ELITE

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from timmy.bootstrap import clients, steps
+from timmy.data.bootstrap import BootstrapProgress
 from timmy.provisioning import ProvisioningSettings
 from timmy.provisioning.cloudinit import DEFAULT_BITCOIN_IMAGE
 from timmy.provisioning.digitalocean import DigitalOceanClient
@@ -94,6 +95,13 @@ def test_without_a_do_token_both_upstreams_are_stubs() -> None:
     assert clients.tailnet_hostname(JOB_ID, settings) == "timmy-node-3f2a9c1d.tail-stub.ts.net"
 
 
+def test_stub_mode_without_tailscale_configured_joins_no_tailnet() -> None:
+    # The stub stands in for the Tailscale that is configured, and invents none that is not.
+    assert clients.tailscale(ProvisioningSettings.from_env({})) is None
+    half = ProvisioningSettings.from_env({"TAILSCALE_API_KEY": "tskey-api-x"})
+    assert clients.tailscale(half) is None
+
+
 def test_with_a_do_token_the_real_client_and_no_tailscale_unless_configured() -> None:
     settings = ProvisioningSettings.from_env(REAL_DO)
     assert isinstance(clients.digitalocean(settings), DigitalOceanClient)
@@ -129,8 +137,9 @@ def test_the_transport_seam_routes_the_real_client_and_its_retries() -> None:
 # --- failure wording ------------------------------------------------------------------------
 
 
-def row(**overrides: Any) -> dict[str, Any]:
-    return {"progress": "create_droplet", "ip_polls": 0, **overrides}
+def row(progress: str = "create_droplet", ip_polls: int = 0) -> dict[str, Any]:
+    """What describe_failure reads of the job: the step under way and the IP polls."""
+    return {"progress": BootstrapProgress(progress), "ip_polls": ip_polls}
 
 
 def lambda_cause(error_type: str, message: str) -> str:
@@ -184,4 +193,4 @@ def lambda_cause(error_type: str, message: str) -> str:
 def test_failures_read_as_the_reason_and_the_step(
     error: str, cause: str | None, overrides: dict[str, Any], expected: str
 ) -> None:
-    assert steps.describe_failure(error, cause, row(**overrides)) == expected
+    assert steps.describe_failure(error, cause, **row(**overrides)) == expected

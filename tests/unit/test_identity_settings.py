@@ -7,16 +7,15 @@ import hmac
 from decimal import Decimal
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
+from timmy.errors import ConfigurationError
+from timmy.identity import TIERS
 from timmy.identity.login import public_request_url
-from timmy.identity.settings import (
-    IdentityConfigurationError,
-    IdentitySettings,
-    token_secret,
-)
+from timmy.identity.settings import IdentitySettings, token_secret
+from timmy.runtime import reset_caches
+from timmy.server_secret import KeyLabel, derive_key
 
-# The local stage may use the dev key, so these need no SERVER_SECRET.
 LOCAL = {"STAGE": "local"}
 
 
@@ -49,10 +48,7 @@ def test_env_names() -> None:
             "TRUST_DECAY_PCT": "12.5",
         }
     )
-    assert config.rules.tier_for(2) == "new"
-    assert config.rules.tier_for(3) == "established"
-    assert config.rules.tier_for(6) == "trusted"
-    assert config.rules.tier_for(9) == "elite"
+    assert [config.rules.threshold(tier) for tier in TIERS] == [0, 3, 6, 9]
     assert config.rules.decay_period_seconds == 2 * 86_400
     assert config.rules.decay_keep == Decimal("0.875")
     assert (config.rules.sats_per_point, config.rules.max_points_per_day) == (7, 3)
@@ -79,34 +75,28 @@ def test_inconsistent_settings_are_refused(env: dict[str, str]) -> None:
         IdentitySettings.from_env({**LOCAL, **env})
 
 
-def test_the_token_key_is_derived_for_this_purpose_only() -> None:
+def test_the_token_key_is_derived_for_this_purpose_only(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "server-secret-0123456789abcdef"
-    key = token_secret(IdentitySettings(server_secret=secret, stage="prod"))
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.setenv("SERVER_SECRET", secret)
+    reset_caches()
+    key = token_secret()
     assert key == hmac.new(secret.encode(), b"timmy/nostr-token", hashlib.sha256).digest()
-    assert key != secret.encode()
+    assert key == derive_key(KeyLabel.NOSTR_TOKEN)
 
 
-def test_the_dev_key_only_in_dev_mode_or_local() -> None:
-    local = token_secret(IdentitySettings(stage="local"))
-    dev_mode = token_secret(IdentitySettings(stage="dev", dev_mode=True))
-    assert local == dev_mode
-    # Elsewhere a missing SERVER_SECRET is a configuration error at start-up...
-    for env in ({"STAGE": "prod"}, {"STAGE": "dev", "DEV_MODE": "false"}):
-        with pytest.raises(ValidationError, match="SERVER_SECRET must be set"):
-            IdentitySettings.from_env(env)
-    # ...and token_secret still refuses a model that skipped validation.
-    with pytest.raises(IdentityConfigurationError):
-        token_secret(IdentitySettings.model_construct(stage="prod", server_secret=SecretStr("")))
-
-
-def test_a_short_server_secret_is_refused() -> None:
-    with pytest.raises(ValidationError, match="at least 16 characters"):
-        IdentitySettings.from_env({"STAGE": "local", "SERVER_SECRET": "short"})
+def test_no_token_key_without_a_server_secret_outside_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.delenv("DEV_MODE", raising=False)
+    monkeypatch.delenv("SERVER_SECRET", raising=False)
+    reset_caches()
+    with pytest.raises(ConfigurationError, match="SERVER_SECRET must be set"):
+        token_secret()
 
 
 def test_public_request_url_from_the_request_context(monkeypatch: pytest.MonkeyPatch) -> None:
-    from timmy.runtime import reset_caches
-
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
     reset_caches()
     url = public_request_url(

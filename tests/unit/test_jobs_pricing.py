@@ -50,7 +50,7 @@ def test_a_job_charges_at_least_the_estimate_and_refunds_at_most_what_was_paid(
 ) -> None:
     kwargs = {"prices": DEFAULT_PRICES, "btc_price_usd": btc, "markup_pct": markup}
     estimate = estimate_request_cost(request, model, **kwargs)  # type: ignore[arg-type]
-    charge = work_charge({"nostr_pubkey": None}, Quote(model=model, estimate=estimate))
+    charge = work_charge(None, Quote(model=model, estimate=estimate))
     assert charge.charge_sats >= max(1, estimate.sats)
     real = actual_cost(used_in, used_out, model, **kwargs)  # type: ignore[arg-type]
 
@@ -81,7 +81,7 @@ def test_a_model_priced_at_zero_still_gets_a_payable_one_sat_invoice() -> None:
     estimate = estimate_request_cost(
         "hello", "free", prices=free, btc_price_usd=Decimal(100_000), markup_pct=Decimal(0)
     )
-    charge = work_charge({}, Quote(model="free", estimate=estimate))
+    charge = work_charge(None, Quote(model="free", estimate=estimate))
     assert (estimate.sats, charge.charge_sats) == (0, 1)
     assert refundable(charge.charge_sats, 0) == 1
 
@@ -122,7 +122,7 @@ def test_an_anonymous_caller_is_charged_the_full_estimate_with_no_free_tier() ->
         btc_price_usd=Decimal(100_000),
         markup_pct=Decimal(20),
     )
-    charge = work_charge({"nostr_pubkey": None}, Quote(model="stub", estimate=estimate))
+    charge = work_charge(None, Quote(model="stub", estimate=estimate))
     assert charge == WorkCharge(
         estimate_sats=estimate.sats, charge_sats=max(1, estimate.sats), serve="gate", absorb_sats=0
     )

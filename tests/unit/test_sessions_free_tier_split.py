@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from timmy.data.pool import Serve
 from timmy.sessions.requests import Hold, Settlement, settlement
 
 
@@ -12,7 +13,7 @@ def hold(estimate: int, pool: int) -> Hold:
         estimate_sats=estimate,
         balance_sats=estimate - pool,
         pool_sats=pool,
-        serve="gate" if pool == 0 else ("free" if pool == estimate else "partial"),
+        serve=Serve.GATE if pool == 0 else (Serve.FREE if pool == estimate else Serve.PARTIAL),
     )
 
 

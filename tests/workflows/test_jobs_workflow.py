@@ -4,7 +4,6 @@ by moto's ASL interpreter with its Lambda tasks running the real step handlers: 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 import boto3
 import identities
 import pytest
+from concurrency import wait_until
 
 from local.stack import LocalStack
 from timmy import ai
@@ -20,6 +20,7 @@ from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
 from timmy.ai.base import AIResult, RetryableAIError
 from timmy.ai.stub import StubProvider
 from timmy.data import jobs as job_rows
+from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import service
 from timmy.lightning.dev_payer import pay_own_invoice
@@ -78,17 +79,7 @@ def sfn() -> Any:
     return boto3.client("stepfunctions", region_name="us-east-1")
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def job(job_id: str) -> dict[str, Any]:
+def job(job_id: str) -> Job:
     with transaction() as tx:
         row = job_rows.get(tx, job_id)
     assert row is not None
@@ -97,7 +88,7 @@ def job(job_id: str) -> dict[str, Any]:
 
 def finished(job_id: str) -> dict[str, Any]:
     """The execution's description once it has ended."""
-    arn = job(job_id)["execution_arn"]
+    arn = job(job_id).execution_arn
 
     def done() -> dict[str, Any] | None:
         described: dict[str, Any] = sfn().describe_execution(executionArn=arn)
@@ -108,7 +99,7 @@ def finished(job_id: str) -> dict[str, Any]:
 
 
 def entered_states(job_id: str) -> list[str]:
-    history = sfn().get_execution_history(executionArn=job(job_id)["execution_arn"])
+    history = sfn().get_execution_history(executionArn=job(job_id).execution_arn)
     return [
         event["stateEnteredEventDetails"]["name"]
         for event in history["events"]
@@ -131,9 +122,11 @@ def pool() -> int:
     return int(db().scalar("SELECT balance_sats FROM generosity_pool"))
 
 
-def pay_when_awaited(job_id: str, state: str, column: str) -> None:
-    wait_until(lambda: job(job_id)["state"] == state)
-    assert pay_own_invoice(job(job_id)[column]).paid
+def pay_when_awaited(job_id: str, state: JobState) -> None:
+    wait_until(lambda: job(job_id).state == state)
+    payment_hash = job(job_id).awaited_payment_hash
+    assert payment_hash is not None
+    assert pay_own_invoice(payment_hash).paid
 
 
 @pytest.fixture(autouse=True)
@@ -156,8 +149,8 @@ def test_the_job_state_machine_is_the_one_the_template_defines(stack: LocalStack
 
 def test_paid_job_runs_every_step_once_and_completes(provider: CountingProvider) -> None:
     job_id = start("A poem about sats")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     described = finished(job_id)
 
@@ -165,14 +158,14 @@ def test_paid_job_runs_every_step_once_and_completes(provider: CountingProvider)
     assert entered_states(job_id) == SUCCESS_PATH
     assert provider.calls == {"evaluate": 1, "work": 1}
     row = job(job_id)
-    assert row["state"] == "complete"
-    assert row["refundable_sats"] == row["work_paid_sats"] - row["actual_cost_sats"]
-    assert row["trust_recorded_at"] is not None
+    assert row.state == JobState.COMPLETE
+    assert row.refundable_sats == row.work_paid_sats - row.actual_cost_sats
+    assert row.trust_recorded_at is not None
 
 
 def test_rejection_ends_the_workflow_after_evaluating(provider: CountingProvider) -> None:
     job_id = start("No [[reject]]")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     described = finished(job_id)
 
@@ -184,7 +177,7 @@ def test_rejection_ends_the_workflow_after_evaluating(provider: CountingProvider
         "RecordRejection",
         "Rejected",
     ]
-    assert job(job_id)["state"] == "rejected"
+    assert job(job_id).state == JobState.REJECTED
     assert provider.calls == {"evaluate": 1}
 
 
@@ -202,13 +195,13 @@ def test_unpaid_eval_invoice_times_out_and_expires(payment_wait: Callable[[int],
         "ExpireJob",
         "Expired",
     ]
-    assert job(job_id)["state"] == "expired"
+    assert job(job_id).state == JobState.EXPIRED
 
 
 def test_unpaid_work_invoice_times_out_and_expires(payment_wait: Callable[[int], None]) -> None:
     payment_wait(2)
     job_id = start("Evaluated only")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     described = finished(job_id)
 
@@ -220,7 +213,7 @@ def test_unpaid_work_invoice_times_out_and_expires(payment_wait: Callable[[int],
         "Expired",
     ]
     row = job(job_id)
-    assert (row["state"], row["eval_paid_sats"], row["refundable_sats"]) == ("expired", 10, 0)
+    assert (row.state, row.eval_paid_sats, row.refundable_sats) == (JobState.EXPIRED, 10, 0)
 
 
 def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
@@ -233,10 +226,10 @@ def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
     with monkeypatch.context() as patch:
         patch.setattr(payments, "resume_waiting_workflow", lambda payment_hash: False)
         job_id = start("Paid at the last moment")
-        pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+        pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
         # When the wait times out, the expiry step finds the invoice paid after all
-        wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+        wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     described = finished(job_id)
 
@@ -250,25 +243,25 @@ def test_a_payment_confirmed_after_the_wait_timed_out_continues_as_paid(
         "Evaluate",
     ]
     assert states[-1] == "Complete"
-    assert job(job_id)["state"] == "complete"
+    assert job(job_id).state == JobState.COMPLETE
 
 
 def test_a_retryable_ai_error_is_retried_with_backoff(provider: CountingProvider) -> None:
     provider.fail_first_evaluations = 1
     job_id = start("Flaky provider")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     assert finished(job_id)["status"] == "SUCCEEDED"
     assert provider.calls == {"evaluate": 2, "work": 1}
-    assert job(job_id)["state"] == "complete"
+    assert job(job_id).state == JobState.COMPLETE
 
 
 def test_retryable_errors_outlasting_the_retries_fail_the_job(
     provider: CountingProvider,
 ) -> None:
     job_id = start("Provider down [[fail:retryable]]")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     described = finished(job_id)
 
@@ -277,7 +270,7 @@ def test_retryable_errors_outlasting_the_retries_fail_the_job(
     assert provider.calls == {"evaluate": 3}  # the first try and two retries
     assert entered_states(job_id)[-3:] == ["FailJob", "RecordFailure", "Failed"]
     row = job(job_id)
-    assert (row["state"], row["error_code"], row["refundable_sats"]) == (
+    assert (row.state, row.error_code, row.refundable_sats) == (
         "failed",
         "ai_unavailable",
         10,
@@ -288,16 +281,16 @@ def test_a_permanent_work_error_is_not_retried_and_refunds_everything(
     provider: CountingProvider,
 ) -> None:
     job_id = start("Broken work [[fail-work:permanent]]")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     assert finished(job_id)["status"] == "FAILED"
     assert provider.calls == {"evaluate": 1, "work": 1}
     row = job(job_id)
-    assert row["state"] == "failed"
-    assert row["error_code"] == "ai_failed"
-    assert row["refundable_sats"] == row["eval_paid_sats"] + row["work_paid_sats"]
-    assert row["work_paid_sats"] > 0
+    assert row.state == JobState.FAILED
+    assert row.error_code == "ai_failed"
+    assert row.refundable_sats == row.eval_paid_sats + row.work_paid_sats
+    assert row.work_paid_sats > 0
 
 
 def test_an_unexpected_step_error_fails_the_job_without_leaking_details(
@@ -310,14 +303,14 @@ def test_an_unexpected_step_error_fails_the_job_without_leaking_details(
 
     monkeypatch.setattr(quote, "estimate", broken_estimate)
     job_id = start("Pricing breaks")
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     assert finished(job_id)["status"] == "FAILED"
     row = job(job_id)
-    assert row["state"] == "failed"
-    assert row["error_code"] == "internal_error"
-    assert "secret" not in row["error_message"]
-    assert row["refundable_sats"] == 10
+    assert row.state == JobState.FAILED
+    assert row.error_code == "internal_error"
+    assert "secret" not in row.error_message
+    assert row.refundable_sats == 10
     # The eval invoice was paid; no work invoice was issued
     assert db().scalar("SELECT count(*) FROM invoices WHERE owner_id = :id", id=job_id) == 1
 
@@ -343,43 +336,43 @@ def test_a_free_job_goes_from_pricing_straight_to_execute(provider: CountingProv
     job_id = start(REQUEST, caller_token("trusted"))
 
     # When only the eval fee is paid
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     # Then the machine skips the work payment and completes
     assert finished(job_id)["status"] == "SUCCEEDED"
     assert entered_states(job_id) == FREE_PATH
     assert provider.calls == {"evaluate": 1, "work": 1}
     row = job(job_id)
-    assert (row["state"], row["free_tier_serve"], row["work_payment_hash"]) == (
+    assert (row.state, row.free_tier_serve, row.work_payment_hash) == (
         "complete",
         "free",
         None,
     )
-    assert row["absorbed_sats"] == row["actual_cost_sats"] > 0
-    assert pool() == 10_000 - row["actual_cost_sats"]
+    assert row.absorbed_sats == row.actual_cost_sats > 0
+    assert pool() == 10_000 - row.actual_cost_sats
 
 
 def test_a_partial_job_waits_for_its_discounted_work_invoice(provider: CountingProvider) -> None:
     # Given an established caller with 3 sats of today's free budget left
     job_id = start(REQUEST, caller_token("established", absorbed_today=47))
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     # When the discounted work invoice is issued, then paid
-    wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
+    wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
     priced = job(job_id)
-    assert priced["free_tier_serve"] == "partial"
-    assert priced["work_charge_sats"] == priced["work_estimate_sats"] - 3
+    assert priced.free_tier_serve == "partial"
+    assert priced.work_charge_sats == priced.work_estimate_sats - 3
     assert pool() == 10_000
-    pay_when_awaited(job_id, "awaiting_work_payment", "work_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_WORK_PAYMENT)
 
     # Then it runs the paid path and completes with the pool's part absorbed
     assert finished(job_id)["status"] == "SUCCEEDED"
     assert entered_states(job_id) == SUCCESS_PATH
     row = job(job_id)
-    assert row["state"] == "complete"
-    assert row["absorbed_sats"] == min(3, row["actual_cost_sats"])
-    assert row["refundable_sats"] == row["work_paid_sats"] - max(
-        0, row["actual_cost_sats"] - row["absorbed_sats"]
+    assert row.state == JobState.COMPLETE
+    assert row.absorbed_sats == min(3, row.actual_cost_sats)
+    assert row.refundable_sats == row.work_paid_sats - max(
+        0, row.actual_cost_sats - row.absorbed_sats
     )
 
 
@@ -387,7 +380,7 @@ def test_a_free_job_whose_work_fails_ends_failed_with_its_reservation_released(
     provider: CountingProvider,
 ) -> None:
     job_id = start("Broken work [[fail-work:permanent]]", caller_token("trusted"))
-    pay_when_awaited(job_id, "awaiting_eval_payment", "eval_payment_hash")
+    pay_when_awaited(job_id, JobState.AWAITING_EVAL_PAYMENT)
 
     assert finished(job_id)["status"] == "FAILED"
     assert entered_states(job_id) == [
@@ -397,6 +390,6 @@ def test_a_free_job_whose_work_fails_ends_failed_with_its_reservation_released(
         "Failed",
     ]
     row = job(job_id)
-    assert (row["state"], row["error_code"], row["refundable_sats"]) == ("failed", "ai_failed", 10)
-    assert (row["absorbed_sats"], row["pool_reserved_sats"]) == (0, 0)
+    assert (row.state, row.error_code, row.refundable_sats) == (JobState.FAILED, "ai_failed", 10)
+    assert (row.absorbed_sats, row.pool_reserved_sats) == (0, 0)
     assert pool() == 10_000

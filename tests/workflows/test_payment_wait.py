@@ -10,10 +10,12 @@ from typing import Any
 
 import boto3
 import pytest
+from concurrency import wait_until
 
 from local.stack import LocalStack
 from local.template import function_arn
 from timmy import payments
+from timmy.data.invoices import Invoice, PaymentPurpose
 from timmy.db.connection import db, transaction
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wait_for_payment.asl.json"
@@ -29,20 +31,11 @@ def machine_arn(stack: LocalStack, clean_db: None) -> str:
     return LocalStack.create_state_machine(client, name, definition)
 
 
-def issue_invoice() -> dict[str, Any]:
+def issue_invoice() -> Invoice:
     created = payments.request_invoice(50, "workflow test")
     with transaction() as tx:
-        return payments.record_invoice(tx, created, purpose="test", owner_id="wf")
-
-
-def wait_until(predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+        # An invoice of no bootstrap job: its on-paid handler finds nothing to move on.
+        return payments.record_invoice(tx, created, purpose=PaymentPurpose.BOOTSTRAP, owner_id="wf")
 
 
 def execution_done(arn: str) -> dict[str, Any] | None:
@@ -85,11 +78,11 @@ def test_the_lambda_seam_of_the_pinned_moto_is_where_the_stack_expects_it(
 def test_stub_payment_resumes_the_waiting_workflow(machine_arn: str, stack: LocalStack) -> None:
     # Given a workflow parked on an invoice
     invoice = issue_invoice()
-    arn = start(machine_arn, invoice["payment_hash"])
-    wait_until(lambda: token_attached(invoice["payment_hash"]))
+    arn = start(machine_arn, invoice.payment_hash)
+    wait_until(lambda: token_attached(invoice.payment_hash))
     # When the dev stub payer pays it (through the real HTTP handler)
     status, _, body = stack.handle_http(
-        "POST", f"/api/dev/stub/pay/{invoice['payment_hash']}", "", {}, b""
+        "POST", f"/api/dev/stub/pay/{invoice.payment_hash}", "", {}, b""
     )
     assert status == 200, body
     assert json.loads(body)["paid"] is True
@@ -97,7 +90,7 @@ def test_stub_payment_resumes_the_waiting_workflow(machine_arn: str, stack: Loca
     done = wait_until(lambda: execution_done(arn))
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == {
-        "payment_hash": invoice["payment_hash"],
+        "payment_hash": invoice.payment_hash,
         "paid": True,
         "amount_sats": 50,
     }
@@ -108,29 +101,29 @@ def test_payment_before_the_wait_starts_still_resumes_once(machine_arn: str) -> 
     invoice = issue_invoice()
     from timmy.lightning.dev_payer import pay_own_invoice
 
-    assert pay_own_invoice(invoice["payment_hash"]).paid
+    assert pay_own_invoice(invoice.payment_hash).paid
     # When the workflow reaches the wait, it is resumed straight away
-    arn = start(machine_arn, invoice["payment_hash"])
+    arn = start(machine_arn, invoice.payment_hash)
     done = wait_until(lambda: execution_done(arn))
     assert done["status"] == "SUCCEEDED"
     resumed = db().scalar(
         "SELECT resumed_at IS NOT NULL FROM invoices WHERE payment_hash = :h",
-        h=invoice["payment_hash"],
+        h=invoice.payment_hash,
     )
     assert resumed is True
 
 
 def test_unpaid_invoice_times_out_and_expires(machine_arn: str) -> None:
     invoice = issue_invoice()
-    arn = start(machine_arn, invoice["payment_hash"], timeout_seconds=1)
+    arn = start(machine_arn, invoice.payment_hash, timeout_seconds=1)
     done = wait_until(lambda: execution_done(arn))
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == {"expired": True}
     state = db().scalar(
-        "SELECT state FROM invoices WHERE payment_hash = :h", h=invoice["payment_hash"]
+        "SELECT state FROM invoices WHERE payment_hash = :h", h=invoice.payment_hash
     )
     assert state == "expired"
     # And a late confirmation changes nothing and does not crash
     from timmy.lightning.dev_payer import pay_own_invoice
 
-    assert pay_own_invoice(invoice["payment_hash"]).paid is False
+    assert pay_own_invoice(invoice.payment_hash).paid is False

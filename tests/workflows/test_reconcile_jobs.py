@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,11 +18,13 @@ from typing import Any
 import httpx
 import identities
 import pytest
-from concurrency import together
+from concurrency import together, wait_until
 
 from local.stack import LocalStack
 from timmy import freetier, orchestrator, reconcile
 from timmy.data import jobs as job_rows
+from timmy.data.invoices import InvoiceState
+from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import service, workflow
 from timmy.lightning import backend
@@ -43,7 +44,7 @@ def later(seconds: int = 2 * 3600) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-def job(job_id: str) -> dict[str, Any]:
+def job(job_id: str) -> Job:
     with transaction() as tx:
         row = job_rows.get(tx, job_id)
     assert row is not None
@@ -86,8 +87,8 @@ def pay(payment_hash: str) -> None:
 def evaluating(token: str | None = None) -> str:
     """A job whose eval fee is paid and whose workflow is gone."""
     job_id = new_job(token=token)
-    pay(job(job_id)["eval_payment_hash"])
-    assert job(job_id)["state"] == "evaluating"
+    pay(job(job_id).eval_payment_hash)
+    assert job(job_id).state == JobState.EVALUATING
     return job_id
 
 
@@ -99,8 +100,8 @@ def executing() -> str:
     assert pricing.payment_hash is not None
     pay(pricing.payment_hash)
     row = job(job_id)
-    assert row["state"] == "executing"
-    assert row["work_paid_sats"] > 0
+    assert row.state == JobState.EXECUTING
+    assert row.work_paid_sats > 0
     return job_id
 
 
@@ -134,9 +135,9 @@ def test_a_paid_job_whose_workflow_was_lost_fails_refundable_once_and_the_refund
 ) -> None:
     # Given a job whose eval fee and work are paid and whose execution no longer exists
     job_id = executing()
-    arn = job(job_id)["execution_arn"]
+    arn = job(job_id).execution_arn
     assert orchestrator.execution_status(arn) is None
-    paid = job(job_id)["eval_paid_sats"] + job(job_id)["work_paid_sats"]
+    paid = job(job_id).eval_paid_sats + job(job_id).work_paid_sats
 
     # When the reconciler runs
     report = run(later())
@@ -144,9 +145,9 @@ def test_a_paid_job_whose_workflow_was_lost_fails_refundable_once_and_the_refund
     # Then the job failed, everything paid for it is refundable
     assert report.ended["jobs"] == 1
     row = job(job_id)
-    assert (row["state"], row["error_code"]) == ("failed", "workflow_lost")
-    assert row["refundable_sats"] == paid
-    assert row["finished_at"] is not None
+    assert (row.state, row.error_code) == (JobState.FAILED, "workflow_lost")
+    assert row.refundable_sats == paid
+    assert row.finished_at is not None
     # And a second run changes nothing
     assert run(later()).ended["jobs"] == 0
     assert job(job_id) == row
@@ -164,7 +165,7 @@ def test_a_job_whose_eval_was_paid_but_never_evaluated_fails_with_the_fee_refund
     job_id = evaluating(identities.token_for(pubkey))
     assert run(later()).ended["jobs"] == 1
     row = job(job_id)
-    assert (row["state"], row["refundable_sats"], row["eval_accepted"]) == ("failed", 10, None)
+    assert (row.state, row.refundable_sats, row.eval_accepted) == (JobState.FAILED, 10, None)
     # The lost workflow was our failure: the caller's trust is untouched, and stays so even if
     # a stuck execution woke up and reached RecordFailure
     assert workflow.record_trust(job_id) is False
@@ -176,33 +177,33 @@ def test_a_job_whose_work_was_done_but_never_settled_is_settled(lost_workflows: 
     # Given a job whose result is stored, its workflow lost before Settle
     job_id = executing()
     workflow.execute(job_id)
-    assert job(job_id)["result"] is not None
+    assert job(job_id).result is not None
 
     assert run(later()).ended["jobs"] == 1
 
     # Then it completes as Settle would have: the overpayment refundable, the pool credited
     row = job(job_id)
-    assert row["state"] == "complete"
-    assert row["refundable_sats"] == row["work_paid_sats"] - row["actual_cost_sats"]
-    assert pool() == 10_000 + freetier.credit_amount(row["work_paid_sats"])
-    assert row["trust_recorded_at"] is not None
+    assert row.state == JobState.COMPLETE
+    assert row.refundable_sats == row.work_paid_sats - row.actual_cost_sats
+    assert pool() == 10_000 + freetier.credit_amount(row.work_paid_sats)
+    assert row.trust_recorded_at is not None
 
 
 def test_an_unpaid_job_whose_workflow_was_lost_expires_only_once_its_invoice_has(
     lost_workflows: None,
 ) -> None:
     job_id = new_job()
-    eval_hash = job(job_id)["eval_payment_hash"]
+    eval_hash = job(job_id).eval_payment_hash
 
     # While the invoice can still be paid, the job waits (a payment must find it)
     assert run(later(300)).ended["jobs"] == 0
-    assert job(job_id)["state"] == "awaiting_eval_payment"
+    assert job(job_id).state == JobState.AWAITING_EVAL_PAYMENT
 
     # Once it expired, the invoice and the job expire, nothing refundable
     assert run(later()).ended["jobs"] == 1
     row = job(job_id)
-    assert (row["state"], row["refundable_sats"]) == ("expired", 0)
-    assert invoice_state(eval_hash) == "expired"
+    assert (row.state, row.refundable_sats) == (JobState.EXPIRED, 0)
+    assert invoice_state(eval_hash) == InvoiceState.EXPIRED
 
 
 def test_a_payment_whose_notice_was_lost_is_found_and_made_refundable(
@@ -210,18 +211,18 @@ def test_a_payment_whose_notice_was_lost_is_found_and_made_refundable(
 ) -> None:
     # Given a job whose eval invoice the node says is paid, though nobody confirmed it
     job_id = new_job()
-    eval_hash = job(job_id)["eval_payment_hash"]
+    eval_hash = job(job_id).eval_payment_hash
     stub = backend()
     assert isinstance(stub, StubBackend)
     stub.mark_paid(eval_hash)
-    assert invoice_state(eval_hash) == "pending"
+    assert invoice_state(eval_hash) == InvoiceState.PENDING
 
     assert run(later()).ended["jobs"] == 1
 
     # Then the payment was booked and is owed back, not expired and lost
     row = job(job_id)
-    assert (row["state"], row["eval_paid_sats"], row["refundable_sats"]) == ("failed", 10, 10)
-    assert invoice_state(eval_hash) == "paid"
+    assert (row.state, row.eval_paid_sats, row.refundable_sats) == (JobState.FAILED, 10, 10)
+    assert invoice_state(eval_hash) == InvoiceState.PAID
 
 
 def test_a_free_job_whose_workflow_was_lost_gives_its_reservation_back(
@@ -231,14 +232,14 @@ def test_a_free_job_whose_workflow_was_lost_gives_its_reservation_back(
     job_id = evaluating(identities.token_for(identities.make_identity("trusted")))
     assert workflow.evaluate(job_id)
     assert workflow.price_work(job_id).serve == "free"
-    reserved = job(job_id)["pool_reserved_sats"]
+    reserved = job(job_id).pool_reserved_sats
     assert reserved > 0
     assert pool() == 10_000 - reserved
 
     assert run(later()).ended["jobs"] == 1
 
     row = job(job_id)
-    assert (row["state"], row["refundable_sats"], row["pool_reserved_sats"]) == ("failed", 10, 0)
+    assert (row.state, row.refundable_sats, row.pool_reserved_sats) == (JobState.FAILED, 10, 0)
     assert pool() == 10_000
 
 
@@ -263,22 +264,12 @@ def test_racing_reconcilers_end_each_job_once(lost_workflows: None) -> None:
     assert sum(failed for _, failed in results) == 0
     for job_id in free_jobs + paid_jobs:
         row = job(job_id)
-        assert row["state"] == "failed"
-        assert row["refundable_sats"] == row["eval_paid_sats"] + row["work_paid_sats"]
+        assert row.state == JobState.FAILED
+        assert row.refundable_sats == row.eval_paid_sats + row.work_paid_sats
     assert pool() == 10_000
 
 
 # ------------------------------------------------------------------- executions under moto
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_job_whose_execution_failed_before_ending_it_fails_refundable(
@@ -296,20 +287,20 @@ def test_a_job_whose_execution_failed_before_ending_it_fails_refundable(
     with monkeypatch.context() as patch:
         patch.setattr(workflow, "fail", database_down)
         job_id = new_job("Broken work [[fail-work:permanent]]")
-        pay(job(job_id)["eval_payment_hash"])
-        wait_until(lambda: job(job_id)["state"] == "awaiting_work_payment")
-        pay(job(job_id)["work_payment_hash"])
+        pay(job(job_id).eval_payment_hash)
+        wait_until(lambda: job(job_id).state == JobState.AWAITING_WORK_PAYMENT)
+        pay(job(job_id).work_payment_hash)
         # Then the execution fails with the job still executing (in AWS: the same)
-        arn = job(job_id)["execution_arn"]
+        arn = job(job_id).execution_arn
         wait_until(lambda: orchestrator.execution_status(arn) == "FAILED")
-    assert job(job_id)["state"] == "executing"
+    assert job(job_id).state == JobState.EXECUTING
 
     # When the reconciler runs, the job ends as the workflow meant it to
     assert run(later()).ended["jobs"] == 1
 
     row = job(job_id)
-    assert row["state"] == "failed"
-    assert row["refundable_sats"] == row["eval_paid_sats"] + row["work_paid_sats"] > 10
+    assert row.state == JobState.FAILED
+    assert row.refundable_sats == row.eval_paid_sats + row.work_paid_sats > 10
     assert run(later()).ended["jobs"] == 0
 
 
@@ -317,29 +308,29 @@ def test_a_live_execution_is_left_alone_until_it_is_stuck(monkeypatch: pytest.Mo
     # Given a job whose real execution waits on the eval invoice far longer than it lives
     monkeypatch.setenv("JOB_PAYMENT_WAIT_SECONDS", "86400")
     job_id = new_job()
-    arn = job(job_id)["execution_arn"]
+    arn = job(job_id).execution_arn
     wait_until(
         lambda: db().scalar(
             "SELECT task_token IS NOT NULL FROM invoices WHERE payment_hash = :h",
-            h=job(job_id)["eval_payment_hash"],
+            h=job(job_id).eval_payment_hash,
         )
     )
     assert orchestrator.execution_status(arn) == "RUNNING"
 
     # A run after the invoice expired, but within the stuck bound, leaves it to its workflow
     assert run(later(1800)).ended["jobs"] == 0
-    assert job(job_id)["state"] == "awaiting_eval_payment"
+    assert job(job_id).state == JobState.AWAITING_EVAL_PAYMENT
 
     # Past the bound, it is stuck: the job expires (nothing was paid)
     assert run(later(3 * 3600)).ended["jobs"] == 1
-    assert job(job_id)["state"] == "expired"
+    assert job(job_id).state == JobState.EXPIRED
 
 
 def test_a_recently_changed_job_is_not_looked_at(lost_workflows: None) -> None:
     job_id = evaluating()
     # Within the grace period (the row just changed), even a gone execution is left alone
     assert run(datetime.now(UTC) + timedelta(seconds=30)).ended["jobs"] == 0
-    assert job(job_id)["state"] == "evaluating"
+    assert job(job_id).state == JobState.EVALUATING
 
 
 # ------------------------------------------------------------------------------ settings
@@ -364,17 +355,17 @@ def test_a_job_another_reconciler_holds_is_left_to_it(lost_workflows: None) -> N
     with transaction() as tx:
         assert (
             job_rows.claim_for_reconcile(
-                tx, job_id, state="evaluating", updated_at=row["updated_at"], lease_seconds=300
+                tx, job_id, state=JobState.EVALUATING, updated_at=row.updated_at, lease_seconds=300
             )
             is not None
         )
 
     # Then this run leaves it alone, however late it runs
     assert run(later()).ended["jobs"] == 0
-    assert job(job_id)["state"] == "evaluating"
+    assert job(job_id).state == JobState.EVALUATING
 
     # Once the claim is given back (its run left it unfinished), the next run ends it
     with transaction() as tx:
         job_rows.release_reconcile_claim(tx, job_id)
     assert run(later()).ended["jobs"] == 1
-    assert job(job_id)["state"] == "failed"
+    assert job(job_id).state == JobState.FAILED

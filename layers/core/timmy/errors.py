@@ -83,3 +83,19 @@ class UpstreamBadGateway(TimmyError):
     @property
     def public_message(self) -> str:
         return "A service this request depends on could not complete it; nothing changed."
+
+
+class ConfigurationError(TimmyError):
+    """The deployment's configuration is invalid or incomplete (never the caller's fault).
+
+    The only configuration error: settings validation raises it at start-up, and code that
+    finds something missing later (a state machine ARN) raises it too. The message names the
+    environment variables at fault and why, never their values (some are secrets).
+    """
+
+    status = 500
+    code = "configuration_error"
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__("Invalid configuration: " + "; ".join(problems) + ".")

@@ -3,34 +3,31 @@
 Whoever learns of a payment first (the Lightning webhook, a client polling its resource, or
 the development stub payer) calls :func:`confirm_payment`. It asks the backend (never trusting
 the caller), flips the invoice pending → paid once, runs the purpose's on-paid handler in the
-same transaction, and resumes the workflow waiting on the invoice, if any, exactly once.
+same transaction, and resumes the workflow waiting on the invoice, if any, exactly once. An
+invoice whose purpose no code handles raises ``UnknownPaymentPurpose`` when it is read, so it
+is never flipped to paid for nothing.
 """
 
 from __future__ import annotations
 
 import enum
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import assert_never
 
 from timmy import orchestrator
 from timmy.data import invoices
-from timmy.db.connection import Db, Row, transaction
+from timmy.data.invoices import Invoice, InvoiceState, PaymentPurpose
+from timmy.db.connection import Db, transaction
 from timmy.lightning import backend
 from timmy.lightning.types import CreatedInvoice
 from timmy.settings import core, public_base_url
 
 logger = logging.getLogger(__name__)
 
-# Purpose → "module:function" run inside the flip transaction as fn(tx, invoice_row).
-# Resolved lazily so that importing payments stays cheap for every handler.
-ON_PAID_HANDLERS: dict[str, str] = {}
-ON_PAID_HANDLERS["session_deposit"] = "timmy.sessions.payments:on_deposit_paid"
-ON_PAID_HANDLERS["session_topup"] = "timmy.sessions.payments:on_topup_paid"
-ON_PAID_HANDLERS["job"] = "timmy.jobs.workflow:on_invoice_paid"
-ON_PAID_HANDLERS["bootstrap"] = "timmy.bootstrap.service:on_invoice_paid"
+# Run inside the flip transaction, so the invoice and what it paid for change together.
+OnPaid = Callable[[Db, Invoice], None]
 
 
 class Confirmation(enum.StrEnum):
@@ -41,10 +38,9 @@ class Confirmation(enum.StrEnum):
     PAID_NOW = "paid_now"  # this call flipped it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConfirmResult:
     outcome: Confirmation
-    invoice: Row | None
 
     @property
     def paid(self) -> bool:
@@ -74,7 +70,9 @@ def default_webhook_url() -> str | None:
     return f"{base}/api/webhooks/lightning" if base else None
 
 
-def record_invoice(tx: Db, created: CreatedInvoice, *, purpose: str, owner_id: str) -> Row:
+def record_invoice(
+    tx: Db, created: CreatedInvoice, *, purpose: PaymentPurpose, owner_id: str
+) -> Invoice:
     return invoices.insert(
         tx,
         payment_hash=created.payment_hash,
@@ -86,48 +84,65 @@ def record_invoice(tx: Db, created: CreatedInvoice, *, purpose: str, owner_id: s
     )
 
 
-def _on_paid_handler(purpose: str) -> Callable[[Db, Row], Any] | None:
-    target = ON_PAID_HANDLERS.get(purpose)
-    if target is None:
-        return None
-    module_name, _, attr = target.partition(":")
-    handler: Callable[[Db, Row], Any] = getattr(importlib.import_module(module_name), attr)
-    return handler
+def on_paid_handler(purpose: PaymentPurpose) -> OnPaid:
+    """The purpose's on-paid handler; mypy proves every purpose has one (``assert_never``).
+
+    Imported here, on first payment, so that importing payments stays cheap for every handler.
+    """
+    match purpose:
+        case PaymentPurpose.JOB:
+            from timmy.jobs.workflow import on_invoice_paid as job_paid
+
+            return job_paid
+        case PaymentPurpose.BOOTSTRAP:
+            from timmy.bootstrap.service import on_invoice_paid as bootstrap_paid
+
+            return bootstrap_paid
+        case PaymentPurpose.SESSION_DEPOSIT:
+            from timmy.sessions.payments import on_deposit_paid
+
+            return on_deposit_paid
+        case PaymentPurpose.SESSION_TOPUP:
+            from timmy.sessions.payments import on_topup_paid
+
+            return on_topup_paid
+        case _:
+            assert_never(purpose)
 
 
 def confirm_payment(payment_hash: str) -> ConfirmResult:
     with transaction() as tx:
         invoice = invoices.get(tx, payment_hash)
     if invoice is None:
-        return ConfirmResult(Confirmation.UNKNOWN, None)
-    if invoice["state"] == "expired":
-        return ConfirmResult(Confirmation.EXPIRED, invoice)
-    if invoice["state"] == "paid":
+        return ConfirmResult(Confirmation.UNKNOWN)
+    if invoice.state == InvoiceState.EXPIRED:
+        return ConfirmResult(Confirmation.EXPIRED)
+    if invoice.state == InvoiceState.PAID:
         resume_waiting_workflow(payment_hash)
-        return ConfirmResult(Confirmation.ALREADY_PAID, invoice)
+        return ConfirmResult(Confirmation.ALREADY_PAID)
 
     status = backend().check(payment_hash)
     if not status.paid:
-        return ConfirmResult(Confirmation.NOT_PAID, invoice)
+        return ConfirmResult(Confirmation.NOT_PAID)
 
     with transaction() as tx:
         flipped = invoices.mark_paid(tx, payment_hash, status.preimage)
         if flipped is not None:
-            handler = _on_paid_handler(flipped["purpose"])
-            if handler is not None:
-                handler(tx, flipped)
+            on_paid_handler(flipped.purpose)(tx, flipped)
         else:
             current = invoices.get(tx, payment_hash)
     if flipped is None:
         # Someone else flipped it (or it expired) between our read and our update.
         assert current is not None
-        if current["state"] == "paid":
+        if current.state == InvoiceState.PAID:
             resume_waiting_workflow(payment_hash)
-            return ConfirmResult(Confirmation.ALREADY_PAID, current)
-        return ConfirmResult(Confirmation.EXPIRED, current)
-    logger.info("invoice paid", extra={"payment_hash": payment_hash, "purpose": flipped["purpose"]})
+            return ConfirmResult(Confirmation.ALREADY_PAID)
+        return ConfirmResult(Confirmation.EXPIRED)
+    logger.info(
+        "invoice paid", extra={"payment_hash": payment_hash, "purpose": str(flipped.purpose)}
+    )
     resume_waiting_workflow(payment_hash)
-    return ConfirmResult(Confirmation.PAID_NOW, flipped)
+    return ConfirmResult(Confirmation.PAID_NOW)
 
 
 def attach_task_token(payment_hash: str, task_token: str) -> bool:
@@ -152,7 +167,7 @@ def resume_waiting_workflow(payment_hash: str) -> bool:
     output = {
         "payment_hash": payment_hash,
         "paid": True,
-        "amount_sats": int(invoice["amount_sats"]),
+        "amount_sats": invoice.amount_sats,
     }
     try:
         orchestrator.send_task_success(token, output)

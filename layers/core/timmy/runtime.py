@@ -1,6 +1,7 @@
-"""Per-process caches (settings, clients, providers) and how to drop them all at once.
+"""Per-process caches (settings, clients, providers) and how to drop them all at once, and the
+configuration check every entry point runs before it handles an event.
 
-Lambda keeps them across warm invocations; tests and the local stack drop them when they
+Lambda keeps the caches across warm invocations; tests and the local stack drop them when they
 change the environment.
 """
 
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from timmy.settings import ConfigurationError, validate_all
+from timmy.errors import ConfigurationError
+from timmy.settings import validate_all, validate_environment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +51,21 @@ def check_configuration() -> None:
 
         logger.error("invalid configuration", extra={"problems": exc.message})
         raise
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Validate every settings model in the layer against ``environ``, or raise one
+    ConfigurationError naming every problem.
+
+    For a process about to serve every function (``make dev``) before it starts anything: it
+    imports all of ``timmy`` so that every model is checked, not only those imported so far,
+    and reads neither the process environment nor the app secret.
+    """
+    import timmy
+
+    for module in pkgutil.walk_packages(timmy.__path__, "timmy."):
+        importlib.import_module(module.name)
+    validate_environment(environ)
 
 
 def validated(handler: F) -> F:

@@ -1,18 +1,26 @@
 """Typed settings, read from the environment lazily and cached.
 
 Every capability declares its own settings model (a subclass of :class:`EnvSettings`) next to
-its code, so each model names only what it uses. Field ``foo_bar`` is read from ``FOO_BAR``.
+its code, so each model names only what it uses. Field ``foo_bar`` is read from ``FOO_BAR``;
+an empty variable counts as unset. Parsing is strict: a value that is not of the field's type
+is an error naming the variable, never a quiet default. Booleans are :data:`EnvBool`.
 
 In AWS, secrets are not put in plain environment variables: ``TIMMY_SECRET_ARN`` names one
 Secrets Manager secret holding a JSON object of the same ``NAME: value`` pairs; values found
 there fill fields the environment leaves unset. Locally the environment alone is used.
+:func:`read_secret_json` is the one reader of Secrets Manager JSON (this app secret and the
+database's managed secret).
 
 Every model is registered when its module is imported. Each Lambda entry point calls
-:func:`validate_all` before it handles an event (``timmy.runtime.validated``), so a bad value
-in any setting its code imports fails every invocation at once with one
-:class:`ConfigurationError` naming the variables, instead of passing start-up and breaking the
-one request that happens to read it. Import time stays free of I/O: the app secret is only
-read then, at the first invocation.
+:func:`validate_all` before it handles an event (``timmy.runtime.check_configuration``), so a
+bad value in any setting its code imports fails every invocation at once with one
+:class:`~timmy.errors.ConfigurationError` naming the variables, instead of passing start-up and
+breaking the one request that happens to read it. Import time stays free of I/O: the app
+secret is only read then, at the first invocation.
+
+pydantic-settings is not used: this one source is all Timmy needs, and importing it (with the
+argparse, dotenv and shlex it pulls in for sources Timmy has no use for) costs every cold start
+15-25 ms on top of pydantic.
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import functools
 import json
 import os
 import re
-from collections.abc import Sequence
-from typing import Any, Literal, Self, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -35,37 +44,59 @@ from pydantic import (
     model_validator,
 )
 
-from timmy.errors import TimmyError
+from timmy.errors import ConfigurationError
 
 _SECRET_CACHE_SECONDS = 300
 _HEX32 = re.compile(r"[0-9a-fA-F]{64}")
 
+# The only spellings a boolean variable may take (any case, surrounding blanks ignored).
+# Anything else (``ture``, ``enabled``, ``yes``) is a configuration error: read as false it
+# would quietly turn off what it names (``DB_SSL=enabled`` once meant no TLS).
+TRUE_WORDS = frozenset({"true", "1"})
+FALSE_WORDS = frozenset({"false", "0"})
 
-class ConfigurationError(TimmyError):
-    """The deployment's configuration is invalid (never the caller's fault).
 
-    The message names the environment variables at fault and why, never their values (some
-    are secrets).
+def _strict_bool(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise ValueError("must be true or false (or 1 or 0)")
+
+
+EnvBool = Annotated[bool, BeforeValidator(_strict_bool)]
+"""The boolean type of every settings model: ``true``/``1`` or ``false``/``0``, nothing else."""
+
+
+def read_secret_json(arn: str, *, variable: str) -> dict[str, Any]:
+    """The JSON object stored in the Secrets Manager secret ``arn`` (named by ``variable``).
+
+    Read with Powertools Parameters, cached for five minutes (so a rotated secret is picked up
+    by warm functions). A secret that does not hold a JSON object is a ConfigurationError.
     """
-
-    status = 500
-    code = "configuration_error"
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("Invalid configuration: " + "; ".join(self.problems) + ".")
-
-
-def _app_secret_values() -> dict[str, str]:
-    """The JSON object stored in the app secret, or {} when none is configured."""
-    arn = os.environ.get("TIMMY_SECRET_ARN", "")
-    if not arn:
-        return {}
     # Imported here: Parameters pulls in boto3, which only AWS code paths need.
     from aws_lambda_powertools.utilities import parameters
 
     raw = parameters.get_secret(arn, max_age=_SECRET_CACHE_SECONDS)
-    values = json.loads(raw) if isinstance(raw, str) else json.loads(bytes(raw).decode())
+    try:
+        value = json.loads(raw if isinstance(raw, str) else bytes(raw).decode())
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{variable}: the secret must hold a JSON object")
+    return value
+
+
+def _app_secret_values() -> dict[str, str]:
+    """The app secret's ``NAME: value`` pairs, or {} when none is configured."""
+    arn = os.environ.get("TIMMY_SECRET_ARN", "")
+    if not arn:
+        return {}
+    values = read_secret_json(arn, variable="TIMMY_SECRET_ARN")
     return {str(k): str(v) for k, v in values.items() if v not in (None, "")}
 
 
@@ -80,12 +111,14 @@ class EnvSettings(BaseModel):
         _MODELS.append(cls)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Self:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The model read from ``environ``, or from the process environment merged with the
+        app secret when ``environ`` is None. Raises pydantic's ValidationError."""
         env = dict(os.environ if environ is None else environ)
-        names = {name.upper(): name for name in cls.model_fields}
         values: dict[str, Any] = {}
         secret_values = _app_secret_values() if environ is None else {}
-        for env_name, field_name in names.items():
+        for field_name in cls.model_fields:
+            env_name = field_name.upper()
             raw = env.get(env_name)
             if raw in (None, ""):
                 raw = secret_values.get(env_name)
@@ -98,6 +131,11 @@ S = TypeVar("S", bound=EnvSettings)
 
 # Every settings model whose module has been imported, in import order.
 _MODELS: list[type[EnvSettings]] = []
+
+
+def models() -> tuple[type[EnvSettings], ...]:
+    """Every settings model imported so far."""
+    return tuple(_MODELS)
 
 
 def problems(error: ValidationError) -> list[str]:
@@ -119,7 +157,7 @@ def load(model: type[S]) -> S:
     try:
         return model.from_env()
     except ValidationError as exc:
-        raise ConfigurationError(problems(exc)) from None
+        raise ConfigurationError(*problems(exc)) from None
 
 
 def validate_all() -> None:
@@ -128,38 +166,33 @@ def validate_all() -> None:
     Cheap once loaded (each model is cached), so entry points call it on every invocation.
     """
     found: list[str] = []
-    for model in list(_MODELS):
+    for model in models():
         try:
             load(model)
         except ConfigurationError as exc:
             found.extend(exc.problems)
     if found:
-        raise ConfigurationError(found)
+        raise ConfigurationError(*dict.fromkeys(found))
 
 
-MIN_SERVER_SECRET_CHARS = 16
-
-
-def require_server_secret(secret: SecretStr, *, dev_key_allowed: bool) -> None:
-    """SERVER_SECRET's rule, for every model that derives a key from it (a ValueError)."""
-    value = secret.get_secret_value()
-    if not value and not dev_key_allowed:
-        raise ValueError("SERVER_SECRET must be set (only DEV_MODE or STAGE=local use a dev key)")
-    if value and len(value) < MIN_SERVER_SECRET_CHARS:
-        raise ValueError(f"SERVER_SECRET must be at least {MIN_SERVER_SECRET_CHARS} characters")
-
-
-def bool_from_env(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+def validate_environment(environ: Mapping[str, str]) -> None:
+    """Validate every imported settings model against ``environ`` (not the process's, no app
+    secret, nothing cached), or raise one ConfigurationError naming every problem."""
+    found: list[str] = []
+    for model in models():
+        try:
+            model.from_env(environ)
+        except ValidationError as exc:
+            found.extend(problems(exc))
+    if found:
+        raise ConfigurationError(*dict.fromkeys(found))
 
 
 class CoreSettings(EnvSettings):
     """What the platform itself needs: stage, database, Lightning, workflow wiring."""
 
     stage: str = "dev"
-    dev_mode: bool = False
+    dev_mode: EnvBool = False
 
     # Database: DATABASE_URL locally; in AWS the RDS Proxy endpoint with IAM auth or the
     # managed secret.
@@ -168,9 +201,9 @@ class CoreSettings(EnvSettings):
     db_port: int = 5432
     db_name: str = "timmy"
     db_user: str = "timmy"
-    db_iam_auth: bool = False
+    db_iam_auth: EnvBool = False
     db_secret_arn: str = ""
-    db_ssl: bool = True
+    db_ssl: EnvBool = True
     aws_region: str = "us-east-1"
 
     # Lightning: LNbits when both URL and invoice key are set, otherwise the stub backend.
@@ -184,11 +217,6 @@ class CoreSettings(EnvSettings):
     lightning_network: Literal["bc", "tb", "tbs", "bcrt"] = "bcrt"
     invoice_expiry_seconds: int = Field(default=600, ge=60, le=86_400)
     public_base_url: str = ""
-
-    @field_validator("dev_mode", "db_iam_auth", "db_ssl", mode="before")
-    @classmethod
-    def _parse_bool(cls, value: Any) -> bool:
-        return bool_from_env(value)
 
     @field_validator("public_base_url", "lnbits_url")
     @classmethod

@@ -12,6 +12,7 @@ import identities
 import pytest
 
 from timmy import freetier
+from timmy.data.sessions import SessionState
 from timmy.db.connection import db
 from timmy.runtime import reset_caches
 
@@ -53,7 +54,7 @@ class Sessions:
         created = self.open(amount_sats, **extra)
         self.pay(created["invoice"]["payment_hash"])
         session = self.get(created["session_id"])
-        assert session["state"] in ("active", "paused"), session
+        assert session["state"] in (SessionState.ACTIVE, SessionState.PAUSED), session
         return created["session_id"], session["macaroon"]
 
     def request(

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from timmy.data.identities import TrustTier
+from timmy.data.sessions import RequestState
 from timmy.db.connection import db, reset_connection
 from timmy.lightning import backend
 from timmy.lightning.dev_payer import pay_own_invoice
@@ -128,7 +130,7 @@ def test_concurrent_requests_with_real_usage_settle_to_the_sum_of_their_charges(
     assert sessions.balance(session_id) == 10_000 - sum(r["charged_sats"] for r in results)
     rows = sessions.request_rows(session_id)
     assert len(rows) == 12
-    assert all(row["state"] == "complete" for row in rows)
+    assert all(row["state"] == RequestState.COMPLETE for row in rows)
     assert all(row["charged_sats"] <= row["reserved_sats"] for row in rows)
 
 
@@ -272,7 +274,7 @@ def test_one_trusted_identity_racing_itself_stays_within_its_daily_budget(
     sessions: Sessions, free_tier: FreeTier, price_30: int
 ) -> None:
     # Given a trusted identity (200 sats a day), a well-funded session and 30-sat requests
-    pubkey, token = free_tier.identity("trusted")
+    pubkey, token = free_tier.identity(TrustTier.TRUSTED)
     session_id, macaroon = sessions.open_paid(10_000, nostr_token=token)
 
     # When 24 requests (720 sats of work) arrive at once
@@ -301,7 +303,7 @@ def test_racing_requests_never_overdraw_a_small_pool_or_a_small_balance(
 ) -> None:
     # Given a pool of 100 sats, below the identity's 200 a day, and a balance of 100
     free_tier.set_pool(100)
-    pubkey, token = free_tier.identity("trusted")
+    pubkey, token = free_tier.identity(TrustTier.TRUSTED)
     session_id, macaroon = sessions.open_paid(100, nostr_token=token)
 
     # When 24 requests arrive at once

@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from timmy import pricing
+from timmy.data.identities import TrustTier
+from timmy.data.sessions import SessionState
 from timmy.lightning import backend
 
 if TYPE_CHECKING:  # the fixture's class; pytest, not an import, provides the instance
@@ -30,11 +32,11 @@ def test_a_session_is_paid_then_spent_by_exactly_the_reported_charges(
     # Given a new session
     created = sessions.open(5_000)
     session_id = created["session_id"]
-    assert created["state"] == "awaiting_payment"
+    assert created["state"] == SessionState.AWAITING_PAYMENT
     assert created["invoice"]["amount_sats"] == 5_000
-    assert created["trust_tier"] == "anonymous"
+    assert created["trust_tier"] == TrustTier.ANONYMOUS
     unpaid = sessions.get(session_id)
-    assert unpaid["state"] == "awaiting_payment"
+    assert unpaid["state"] == SessionState.AWAITING_PAYMENT
     assert unpaid["balance_sats"] == 0
     assert unpaid["macaroon"] is None
     assert unpaid["invoice"]["payment_hash"] == created["invoice"]["payment_hash"]
@@ -44,7 +46,7 @@ def test_a_session_is_paid_then_spent_by_exactly_the_reported_charges(
     session = sessions.get(session_id)
 
     # Then it is active, holds the deposit, and the macaroon is delivered
-    assert session["state"] == "active"
+    assert session["state"] == SessionState.ACTIVE
     assert session["balance_sats"] == 5_000
     assert session["invoice"] is None
     assert session["macaroon"]
@@ -64,7 +66,7 @@ def test_a_session_is_paid_then_spent_by_exactly_the_reported_charges(
         balance -= body["charged_sats"]
         assert body["balance_sats"] == balance
         assert body["result"].startswith("Stub result")
-        assert body["trust_tier"] == "anonymous"
+        assert body["trust_tier"] == TrustTier.ANONYMOUS
     assert sessions.balance(session_id) == balance
     rows = sessions.request_rows(session_id)
     assert [row["state"] for row in rows] == ["complete"] * 3
@@ -82,7 +84,7 @@ def test_run_dry_then_top_up_then_spend_again(sessions: Sessions, flat_price: in
 
     # When the balance is below the minimum request cost
     session = sessions.get(session_id)
-    assert session["state"] == "paused"
+    assert session["state"] == SessionState.PAUSED
     assert session["min_request_sats"] == flat_price
     assert session["macaroon"] == macaroon
     refused = sessions.request(session_id, macaroon)
@@ -103,7 +105,7 @@ def test_run_dry_then_top_up_then_spend_again(sessions: Sessions, flat_price: in
 
     # Then it is active again and requests run
     session = sessions.get(session_id)
-    assert session["state"] == "active"
+    assert session["state"] == SessionState.ACTIVE
     assert session["balance_sats"] == 250
     assert session["pending_topup"] is None
     again = sessions.request(session_id, macaroon)
@@ -135,7 +137,7 @@ def test_polling_confirms_a_deposit_the_backend_has_settled(sessions: Sessions) 
     session = sessions.get(created["session_id"])
 
     # Then the poll confirmed the payment and credited the deposit once
-    assert session["state"] == "active"
+    assert session["state"] == SessionState.ACTIVE
     assert session["balance_sats"] == 1_000
     assert sessions.get(created["session_id"])["balance_sats"] == 1_000
 

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from timmy import freetier, pricing
+from timmy.data.identities import TrustTier
+from timmy.data.pool import Serve
+from timmy.data.sessions import RequestState, SessionState
 from timmy.db.connection import db
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ def test_a_trusted_callers_request_is_free(
 ) -> None:
     # Given a session bound to a trusted identity (200 sats a day) and an estimate of 128
     prices(0, 500)
-    pubkey, token = free_tier.identity("trusted")
+    pubkey, token = free_tier.identity(TrustTier.TRUSTED)
     session_id, macaroon = sessions.open_paid(1_000, nostr_token=token)
     text = "Say hello."
     estimate = estimate_of(text, 0, 500)
@@ -66,7 +69,7 @@ def test_a_trusted_callers_request_is_free(
     assert body["charged_sats"] == 0
     assert body["free_tier"] is True
     assert body["balance_sats"] == 1_000
-    assert body["trust_tier"] == "trusted"
+    assert body["trust_tier"] == TrustTier.TRUSTED
     assert sessions.balance(session_id) == 1_000
     # And the pool and the day were charged the actual cost: the over-reservation came back
     assert free_tier.pool() == 10_000 - cost
@@ -81,8 +84,8 @@ def test_a_trusted_callers_request_is_free(
     ]
     assert free_tier.request_rows(session_id) == [
         {
-            "state": "complete",
-            "free_tier": "free",
+            "state": RequestState.COMPLETE,
+            "free_tier": Serve.FREE,
             "estimate_sats": estimate,
             "reserved_sats": 0,
             "pool_reserved_sats": estimate,
@@ -100,7 +103,7 @@ def test_an_established_callers_request_is_partly_free(
 ) -> None:
     # Given a session bound to an established identity (50 sats a day), an estimate of 615
     prices(1_000, 2_000)
-    pubkey, token = free_tier.identity("established")
+    pubkey, token = free_tier.identity(TrustTier.ESTABLISHED)
     session_id, macaroon = sessions.open_paid(1_000, nostr_token=token)
     text = "Say hello."
     estimate = estimate_of(text, 1_000, 2_000)
@@ -126,8 +129,8 @@ def test_an_established_callers_request_is_partly_free(
     assert [g["sats_absorbed"] for g in free_tier.grants()] == [50]
     assert free_tier.request_rows(session_id) == [
         {
-            "state": "complete",
-            "free_tier": "partial",
+            "state": RequestState.COMPLETE,
+            "free_tier": Serve.PARTIAL,
             "estimate_sats": estimate,
             "reserved_sats": estimate - 50,
             "pool_reserved_sats": 50,
@@ -160,14 +163,14 @@ def test_an_anonymous_request_pays_in_full_and_credits_the_pool(
     assert sessions.balance(session_id) == 1_000 - charged
     assert free_tier.pool() == 10_000 + charged // 10
     assert free_tier.grants() == []
-    assert free_tier.request_rows(session_id)[0]["free_tier"] == "gate"
+    assert free_tier.request_rows(session_id)[0]["free_tier"] == Serve.GATE
 
 
 def test_a_new_identity_pays_in_full(
     sessions: Sessions, free_tier: FreeTier, prices: SetPrices
 ) -> None:
     prices(0, 500)
-    pubkey, token = free_tier.identity("new")
+    pubkey, token = free_tier.identity(TrustTier.NEW)
     session_id, macaroon = sessions.open_paid(1_000, nostr_token=token)
     body = sessions.request(session_id, macaroon).json()
     assert body["absorbed_sats"] == 0
@@ -203,9 +206,12 @@ def test_a_failed_ai_call_puts_the_balance_and_the_pool_back(
     assert free_tier.absorbed_today(pubkey) == 0
     assert free_tier.grants() == []
     (row,) = free_tier.request_rows(session_id)
-    assert row["state"] == "failed"
+    assert row["state"] == RequestState.FAILED
     assert (row["charged_sats"], row["absorbed_sats"]) == (None, 0)
-    expected = {"trusted": ("free", 128, 0), "established": ("partial", 50, 78)}[tier]
+    expected = {
+        TrustTier.TRUSTED: (Serve.FREE, 128, 0),
+        TrustTier.ESTABLISHED: (Serve.PARTIAL, 50, 78),
+    }[tier]
     assert (row["free_tier"], row["pool_reserved_sats"], row["reserved_sats"]) == expected
     assert sessions.get(session_id)["absorbed_sats"] == 0
 
@@ -214,10 +220,10 @@ def test_a_wholly_free_request_runs_on_a_session_below_the_minimum(
     sessions: Sessions, free_tier: FreeTier, flat_price: int
 ) -> None:
     # Given a trusted identity's session whose balance is below the minimum request cost
-    pubkey, token = free_tier.identity("trusted")
+    pubkey, token = free_tier.identity(TrustTier.TRUSTED)
     session_id, macaroon = sessions.open_paid(100, nostr_token=token)
     db().execute("UPDATE sessions SET balance_sats = 40 WHERE id = :id", id=session_id)
-    assert sessions.get(session_id)["state"] == "paused"
+    assert sessions.get(session_id)["state"] == SessionState.PAUSED
 
     # When it makes a request the pool covers wholly
     response = sessions.request(session_id, macaroon)
@@ -235,7 +241,7 @@ def test_a_partial_request_needs_the_balance_to_cover_the_callers_part(
     sessions: Sessions, free_tier: FreeTier, flat_price: int
 ) -> None:
     # Given an established identity (50 a day) and requests priced 100: the caller's part is 50
-    pubkey, token = free_tier.identity("established")
+    pubkey, token = free_tier.identity(TrustTier.ESTABLISHED)
     session_id, macaroon = sessions.open_paid(100, nostr_token=token)
     db().execute("UPDATE sessions SET balance_sats = 49 WHERE id = :id", id=session_id)
 
@@ -268,8 +274,8 @@ def another_request_takes(
 
     def decide_then_race(pubkey: str | None, estimated_sats: int) -> freetier.Decision:
         decision = real_decide(pubkey, estimated_sats)
-        assert decision.serve == "partial"
-        assert real_decide(pubkey, sats).serve == "free"
+        assert decision.serve == Serve.PARTIAL
+        assert real_decide(pubkey, sats).serve == Serve.FREE
         return decision
 
     monkeypatch.setattr(freetier, "decide", decide_then_race)
@@ -281,7 +287,7 @@ def test_a_partial_grant_that_shrank_makes_the_caller_pay_the_difference(
 ) -> None:
     # Given an established identity advised 50 of a 100-sat request, of which another request
     # takes 30 before the grant is reserved
-    pubkey, token = free_tier.identity("established")
+    pubkey, token = free_tier.identity(TrustTier.ESTABLISHED)
     session_id, macaroon = sessions.open_paid(1_000, nostr_token=token)
     another_request_takes(monkeypatch, 30)
 
@@ -297,7 +303,7 @@ def test_a_partial_grant_that_shrank_makes_the_caller_pay_the_difference(
     assert (row["reserved_sats"], row["pool_reserved_sats"], row["free_tier"]) == (
         80,
         20,
-        "partial",
+        Serve.PARTIAL,
     )
 
 
@@ -305,7 +311,7 @@ def test_a_grown_part_the_balance_cannot_hold_is_refused_and_the_grant_undone(
     sessions: Sessions, free_tier: FreeTier, flat_price: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given 60 sats: enough for the advised part (50), not for the grown one (80)
-    pubkey, token = free_tier.identity("established")
+    pubkey, token = free_tier.identity(TrustTier.ESTABLISHED)
     session_id, macaroon = sessions.open_paid(100, nostr_token=token)
     db().execute("UPDATE sessions SET balance_sats = 60 WHERE id = :id", id=session_id)
     another_request_takes(monkeypatch, 30)
@@ -326,13 +332,13 @@ def test_a_free_reservation_is_returned_when_the_session_cannot_run_the_request(
     sessions: Sessions, free_tier: FreeTier, flat_price: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a free decision, after which the session expires before anything is held
-    pubkey, token = free_tier.identity("trusted")
+    pubkey, token = free_tier.identity(TrustTier.TRUSTED)
     session_id, macaroon = sessions.open_paid(1_000, nostr_token=token)
     real_decide = freetier.decide
 
     def decide_then_expire(pubkey: str | None, estimated_sats: int) -> freetier.Decision:
         decision = real_decide(pubkey, estimated_sats)
-        assert decision.serve == "free"
+        assert decision.serve == Serve.FREE
         db().execute(
             "UPDATE sessions SET last_activity_at = now() - interval '2 days' WHERE id = :id",
             id=session_id,

@@ -8,6 +8,7 @@ import pytest
 from nostr_keys import NostrKey
 
 from timmy import freetier, identity
+from timmy.data.identities import TrustTier
 from timmy.db.connection import db
 
 if TYPE_CHECKING:
@@ -37,12 +38,12 @@ def test_a_valid_token_binds_the_session_to_its_identity(sessions: Sessions, whe
 
     created = sessions.open(1_000, **extra)
 
-    assert created["trust_tier"] == "new"
+    assert created["trust_tier"] == TrustTier.NEW
     bound = db().scalar(
         "SELECT nostr_pubkey FROM sessions WHERE id = :id", id=created["session_id"]
     )
     assert bound == pubkey
-    assert sessions.get(created["session_id"])["trust_tier"] == "new"
+    assert sessions.get(created["session_id"])["trust_tier"] == TrustTier.NEW
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,7 @@ def test_paid_work_records_a_success_and_a_failed_ai_call_a_failure(sessions: Se
     # When a request succeeds
     ok = sessions.request(session_id, macaroon)
     assert ok.status_code == 200
-    assert ok.json()["trust_tier"] == "new"
+    assert ok.json()["trust_tier"] == TrustTier.NEW
     assert counts(pubkey) == {"success_count": 1, "failure_count": 0}
 
     # When the AI fails on the next one
@@ -112,9 +113,9 @@ def test_refusals_before_any_work_do_not_move_trust(sessions: Sessions) -> None:
 
 def test_an_anonymous_session_reports_the_anonymous_tier_everywhere(sessions: Sessions) -> None:
     session_id, macaroon = sessions.open_paid(1_000)
-    assert sessions.get(session_id)["trust_tier"] == "anonymous"
-    assert sessions.request(session_id, macaroon).json()["trust_tier"] == "anonymous"
-    assert sessions.topup(session_id, 500).json()["trust_tier"] == "anonymous"
+    assert sessions.get(session_id)["trust_tier"] == TrustTier.ANONYMOUS
+    assert sessions.request(session_id, macaroon).json()["trust_tier"] == TrustTier.ANONYMOUS
+    assert sessions.topup(session_id, 500).json()["trust_tier"] == TrustTier.ANONYMOUS
     assert sessions.count("nostr_identities") == 0
 
 
@@ -133,7 +134,7 @@ def test_free_requests_do_not_farm_trust(sessions: Sessions, clean_db: None) -> 
         absorbed += response.json()["absorbed_sats"]
 
     # Trust is what was paid: a point per 10 sats, within the day's cap of 20
-    row = db().one("SELECT trust_score, tier FROM nostr_identities WHERE pubkey = :p", p=pubkey)
-    assert row == {"trust_score": min(20, charged // 10), "tier": "new"}
-    assert identity.tier_of(pubkey) == "new"
+    score = db().scalar("SELECT trust_score FROM nostr_identities WHERE pubkey = :p", p=pubkey)
+    assert score == min(20, charged // 10)
+    assert identity.tier_of(pubkey) == TrustTier.NEW
     assert absorbed == 0  # still new: the pool paid nothing

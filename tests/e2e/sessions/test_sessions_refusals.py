@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from timmy.data.sessions import RequestState, SessionState
 from timmy.db.connection import db
 from timmy.sessions import auth
 
@@ -194,7 +195,7 @@ def test_an_expired_session_refuses_requests_and_top_ups(sessions: Sessions, exp
 
     # Then it reads as expired without a macaroon
     session = sessions.get(session_id)
-    assert session["state"] == "expired"
+    assert session["state"] == SessionState.EXPIRED
     assert session["macaroon"] is None
     assert session["balance_sats"] == 1_000
 
@@ -217,7 +218,7 @@ def test_a_session_whose_deposit_invoice_expired_unpaid_is_expired(sessions: Ses
         h=created["invoice"]["payment_hash"],
     )
     session = sessions.get(created["session_id"])
-    assert session["state"] == "expired"
+    assert session["state"] == SessionState.EXPIRED
     assert session["invoice"] is None
     assert session["macaroon"] is None
 
@@ -280,7 +281,7 @@ def test_a_failed_ai_call_debits_nothing(
     assert sessions.balance(session_id) == 1_000
     rows = sessions.request_rows(session_id)
     assert len(rows) == 1
-    assert rows[0]["state"] == "failed"
+    assert rows[0]["state"] == RequestState.FAILED
     assert rows[0]["error_code"] == code
     assert rows[0]["charged_sats"] is None
 

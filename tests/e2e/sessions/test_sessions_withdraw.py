@@ -10,6 +10,7 @@ import httpx
 import pytest
 from conftest import Sessions
 
+from timmy.data.sessions import SessionState
 from timmy.db.connection import db
 from timmy.lightning.bolt11 import encode_invoice
 from timmy.runtime import reset_caches
@@ -73,7 +74,7 @@ def test_the_whole_withdrawable_balance_is_paid_out(sessions: Sessions) -> None:
 def test_an_expired_session_still_withdraws_with_its_macaroon(sessions: Sessions) -> None:
     session_id, macaroon = sessions.open_paid(1_000)
     expire(session_id)  # the macaroon's own expiry caveat has passed too
-    assert sessions.get(session_id)["state"] == "expired"
+    assert sessions.get(session_id)["state"] == SessionState.EXPIRED
     assert sessions.request(session_id, macaroon).status_code in (401, 409)
 
     paid = withdraw(sessions, session_id, macaroon, {"invoice": customer_invoice(500)})
@@ -152,7 +153,7 @@ def test_a_top_up_paid_as_its_session_expired_is_credited_and_withdrawable(
 
     # Then the money received is on the (dead) balance, and it can be withdrawn
     session = sessions.get(session_id)
-    assert (session["state"], session["balance_sats"]) == ("expired", 1_500)
+    assert (session["state"], session["balance_sats"]) == (SessionState.EXPIRED, 1_500)
     assert session["withdrawable_sats"] == 1_485
     paid = withdraw(sessions, session_id, macaroon, {"invoice": customer_invoice(1_485)})
     assert paid.json()["status"] == "paid", paid.text

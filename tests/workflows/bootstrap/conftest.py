@@ -26,7 +26,9 @@ from local.stack import LocalStack
 from timmy import payments
 from timmy.bootstrap import clients
 from timmy.data import bootstrap as jobs
-from timmy.db.connection import Row, transaction
+from timmy.data.bootstrap import BootstrapJob
+from timmy.data.invoices import PaymentPurpose
+from timmy.db.connection import transaction
 from timmy.provisioning.sshkeys import md5_fingerprint
 from timmy.runtime import reset_caches
 
@@ -259,7 +261,9 @@ class Workflow:
         job_id = uuid4()
         created = payments.request_invoice(amount_sats, "bootstrap workflow test")
         with transaction() as tx:
-            payments.record_invoice(tx, created, purpose="bootstrap", owner_id=str(job_id))
+            payments.record_invoice(
+                tx, created, purpose=PaymentPurpose.BOOTSTRAP, owner_id=str(job_id)
+            )
             jobs.insert(
                 tx, job_id=job_id, payment_hash=created.payment_hash, amount_sats=amount_sats
             )
@@ -270,7 +274,7 @@ class Workflow:
 
         assert pay_own_invoice(payment_hash).paid
 
-    def row(self, job_id: UUID) -> Row:
+    def row(self, job_id: UUID) -> BootstrapJob:
         with transaction() as tx:
             row = jobs.get(tx, job_id)
         assert row is not None

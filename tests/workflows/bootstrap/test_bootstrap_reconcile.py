@@ -12,6 +12,7 @@ from concurrency import together
 
 from timmy import orchestrator
 from timmy.bootstrap import steps
+from timmy.data.bootstrap import BootstrapState
 from timmy.db.connection import db
 from timmy.reconcile.bootstrap import reconcile_bootstrap_jobs
 
@@ -50,11 +51,11 @@ def test_a_lost_provisioning_run_is_cleaned_up_and_failed_once(
     assert reconcile_bootstrap_jobs(later()) == (1, 0)
 
     row = wf.row(job_id)
-    assert row["state"] == "failed"
-    assert row["cleanup_complete"] is True
-    assert row["error_message"].startswith("The provisioning workflow stopped")
+    assert row.state == BootstrapState.FAILED
+    assert row.cleanup_complete is True
+    assert row.error_message.startswith("The provisioning workflow stopped")
     assert cloud.live_droplets() == []
-    assert cloud.deleted_keys == [row["do_ssh_key_id"]]
+    assert cloud.deleted_keys == [row.do_ssh_key_id]
     assert wf.secret(job_id) is None
     # A second run changes nothing
     assert reconcile_bootstrap_jobs(later()) == (0, 0)
@@ -69,7 +70,7 @@ def test_racing_reconcilers_fail_a_lost_run_once(wf: Workflow, cloud: FakeCloud)
         together(*[lambda: results.append(reconcile_bootstrap_jobs(now)) for _ in range(5)]) == []
     )
     assert sorted(results) == [(0, 0)] * 4 + [(1, 0)]
-    assert wf.row(job_id)["state"] == "failed"
+    assert wf.row(job_id).state == BootstrapState.FAILED
     assert len(cloud.deleted_droplets) == 1
 
 
@@ -82,22 +83,22 @@ def test_an_unreachable_cloud_leaves_the_job_for_the_next_run(
     cloud.droplet_delete_script.extend(httpx.Response(503, json=down) for _ in range(3))
 
     assert reconcile_bootstrap_jobs(later()) == (0, 1)
-    assert wf.row(job_id)["state"] == "provisioning"
+    assert wf.row(job_id).state == BootstrapState.PROVISIONING
     assert len(cloud.live_droplets()) == 1
     # Once it answers again, the next run (past the grace period again) finishes the job
     assert reconcile_bootstrap_jobs(later(3 * 3600)) == (1, 0)
-    assert (wf.row(job_id)["state"], cloud.live_droplets()) == ("failed", [])
+    assert (wf.row(job_id).state, cloud.live_droplets()) == (BootstrapState.FAILED, [])
 
 
 def test_an_unpaid_job_whose_run_was_lost_fails_once_its_invoice_expired(wf: Workflow) -> None:
     job_id, payment_hash = wf.new_job()
     assert reconcile_bootstrap_jobs(later(300)) == (0, 0)
-    assert wf.row(job_id)["state"] == "awaiting_payment"
+    assert wf.row(job_id).state == BootstrapState.AWAITING_PAYMENT
 
     assert reconcile_bootstrap_jobs(later()) == (1, 0)
 
     row = wf.row(job_id)
-    assert (row["state"], row["error_message"]) == (
+    assert (row.state, row.error_message) == (
         "failed",
         "The invoice expired before it was paid.",
     )

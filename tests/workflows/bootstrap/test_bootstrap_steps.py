@@ -10,6 +10,7 @@ import pytest
 
 from timmy.bootstrap import BootstrapJobNotFound, JobNotProvisioning, steps
 from timmy.bootstrap import secrets as key_store
+from timmy.data.bootstrap import BootstrapState
 from timmy.provisioning.sshkeys import generate_ssh_keypair
 
 if TYPE_CHECKING:  # pytest, not an import, provides the instances
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # pytest, not an import, provides the instances
 def paid_job(wf: Workflow) -> UUID:
     job_id, payment_hash = wf.new_job()
     wf.pay(payment_hash)
-    assert wf.row(job_id)["state"] == "provisioning"
+    assert wf.row(job_id).state == BootstrapState.PROVISIONING
     return job_id
 
 
@@ -52,7 +53,7 @@ def test_a_key_stored_by_a_crashed_attempt_is_adopted(wf: Workflow, cloud: FakeC
     # When the step runs again, it records that key rather than a new one
     result = steps.generate_ssh_key(job_id)
     assert result["created"] is False
-    assert wf.row(job_id)["ssh_public_key"] == earlier.public_key_openssh
+    assert wf.row(job_id).ssh_public_key == earlier.public_key_openssh
 
 
 def test_unpaid_or_unknown_jobs_are_refused(wf: Workflow, cloud: FakeCloud) -> None:
@@ -157,7 +158,7 @@ def test_cleanup_never_touches_a_ready_node(wf: Workflow, cloud: FakeCloud) -> N
     assert wf.secret(job_id) is not None
     # and a failure reported late cannot fail it either
     steps.record_failure(job_id, "ProvisioningFailed", None, {"complete": True})
-    assert wf.row(job_id)["state"] == "ready"
+    assert wf.row(job_id).state == BootstrapState.READY
 
 
 def test_cleanup_removes_everything_and_can_run_twice(wf: Workflow, cloud: FakeCloud) -> None:

@@ -10,6 +10,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_ssh_private_key
 
+from timmy.data.bootstrap import BootstrapState
 from timmy.db.connection import db
 from timmy.provisioning.cloudinit import node_hostname
 
@@ -33,18 +34,18 @@ def test_paid_job_provisions_a_droplet_and_becomes_ready(wf: Workflow, cloud: Fa
     # Then the workflow succeeded and the job is ready with the droplet's public address
     assert execution["status"] == "SUCCEEDED", execution
     row = wf.row(job_id)
-    assert row["state"] == "ready"
+    assert row.state == BootstrapState.READY
     [droplet] = cloud.live_droplets()
-    assert row["droplet_id"] == droplet["id"]
-    assert row["node_ip"] == f"203.0.113.{droplet['id'] % 250 + 1}"
-    assert row["tailscale_hostname"] == node_hostname(str(job_id))
-    assert row["lnbits_url"] is None
+    assert row.droplet_id == droplet["id"]
+    assert row.node_ip == f"203.0.113.{droplet['id'] % 250 + 1}"
+    assert row.tailscale_hostname == node_hostname(str(job_id))
+    assert row.lnbits_url is None
 
     # The SSH key: private half only in Secrets Manager, public half uploaded and on the droplet
     stored = wf.secret(job_id)
     assert stored is not None
     [key] = cloud.ssh_keys.values()
-    assert key["public_key"] == stored["public_key"] == row["ssh_public_key"]
+    assert key["public_key"] == stored["public_key"] == row.ssh_public_key
     assert key["name"] == f"timmy-job-{job_id}"
     assert public_key_of(stored["private_key"]) == " ".join(stored["public_key"].split()[:2])
     assert droplet["ssh_keys"] == [key["id"]]
@@ -96,9 +97,9 @@ def test_without_tailscale_configured_no_auth_key_and_public_ssh(
     job_id, execution = wf.run_paid()
     assert execution["status"] == "SUCCEEDED", execution
     row = wf.row(job_id)
-    assert row["state"] == "ready"
-    assert row["tailscale_enabled"] is False
-    assert row["tailscale_hostname"] is None
+    assert row.state == BootstrapState.READY
+    assert row.tailscale_enabled is False
+    assert row.tailscale_hostname is None
     assert cloud.tailscale_keys == []
     [droplet] = cloud.live_droplets()
     assert "tskey" not in droplet["user_data"]
@@ -125,12 +126,12 @@ def test_droplet_refused_cleans_up_and_fails_with_dos_message(
     assert execution["status"] == "FAILED"
     assert retry_sleeps == []
     row = wf.row(job_id)
-    assert row["state"] == "failed"
-    assert row["error_message"] == (
+    assert row.state == BootstrapState.FAILED
+    assert row.error_message == (
         "DigitalOcean refused the request (HTTP 422): You specified an invalid size for "
         "Droplet creation (while creating the droplet)."
     )
-    assert row["cleanup_complete"] is True
+    assert row.cleanup_complete is True
     # the uploaded SSH key was deleted, no droplet exists, the secret is gone
     assert len(cloud.deleted_keys) == 1
     assert cloud.ssh_keys == {}
@@ -154,9 +155,9 @@ def test_ip_never_arrives_fails_after_the_bounded_polls_and_destroys_the_droplet
     assert cloud.ssh_keys == {}
     assert wf.secret(job_id) is None
     row = wf.row(job_id)
-    assert row["state"] == "failed"
-    assert row["ip_polls"] == 4
-    assert row["error_message"] == (
+    assert row.state == BootstrapState.FAILED
+    assert row.ip_polls == 4
+    assert row.error_message == (
         "The droplet did not get a public IP address after 4 checks; it was destroyed."
     )
 
@@ -166,7 +167,7 @@ def test_ip_arriving_on_a_later_poll_is_ready(wf: Workflow, cloud: FakeCloud) ->
     job_id, execution = wf.run_paid(max_ip_polls=5)
     assert execution["status"] == "SUCCEEDED", execution
     assert list(cloud.droplet_gets.values()) == [3]
-    assert wf.row(job_id)["ip_polls"] == 3
+    assert wf.row(job_id).ip_polls == 3
 
 
 def test_do_unavailable_is_retried_by_the_workflow_with_backoff(
@@ -186,7 +187,7 @@ def test_do_unavailable_is_retried_by_the_workflow_with_backoff(
     assert len(cloud.live_droplets()) == 1
     # and the job's tag was looked up before every step attempt
     assert len(cloud.calls("GET", "/v2/droplets")) >= 3
-    assert wf.row(job_id)["state"] == "ready"
+    assert wf.row(job_id).state == BootstrapState.READY
 
 
 def test_do_unavailable_for_too_long_cleans_up_and_fails(
@@ -205,8 +206,8 @@ def test_do_unavailable_for_too_long_cleans_up_and_fails(
     assert execution["status"] == "FAILED"
     assert retry_sleeps == [3, 6, 12, 24]  # MaxAttempts 4, BackoffRate 2
     row = wf.row(job_id)
-    assert row["state"] == "failed"
-    assert row["error_message"] == (
+    assert row.state == BootstrapState.FAILED
+    assert row.error_message == (
         "DigitalOcean is unavailable: HTTP 429 after 3 attempts (while creating the droplet)."
     )
     assert cloud.ssh_keys == {}
@@ -226,7 +227,7 @@ def test_lost_create_answer_adopts_the_droplet_instead_of_buying_another(
     assert retry_sleeps == [3]
     assert len(cloud.calls("POST", "/v2/droplets")) == 1
     [droplet] = cloud.live_droplets()
-    assert wf.row(job_id)["droplet_id"] == droplet["id"]
+    assert wf.row(job_id).droplet_id == droplet["id"]
 
 
 def test_cleanup_that_cannot_finish_still_fails_the_job_and_says_so(
@@ -241,9 +242,9 @@ def test_cleanup_that_cannot_finish_still_fails_the_job_and_says_so(
 
     assert execution["status"] == "FAILED"
     row = wf.row(job_id)
-    assert row["state"] == "failed"
-    assert row["cleanup_complete"] is False
-    assert "did not get a public IP address" in row["error_message"]
+    assert row.state == BootstrapState.FAILED
+    assert row.cleanup_complete is False
+    assert "did not get a public IP address" in row.error_message
 
 
 def test_unpaid_invoice_expires_and_the_job_fails_without_provisioning(
@@ -254,9 +255,9 @@ def test_unpaid_invoice_expires_and_the_job_fails_without_provisioning(
 
     assert execution["status"] == "SUCCEEDED"
     row = wf.row(job_id)
-    assert row["state"] == "failed"
-    assert row["error_message"] == "The invoice expired before it was paid."
-    assert row["paid_at"] is None
+    assert row.state == BootstrapState.FAILED
+    assert row.error_message == "The invoice expired before it was paid."
+    assert row.paid_at is None
     assert cloud.requests == []
     assert wf.secret(job_id) is None
 
@@ -280,5 +281,5 @@ def test_paid_as_the_wait_timed_out_still_provisions(wf: Workflow, cloud: FakeCl
     execution = wf.finished(arn)
     row = wf.row(job_id)
     assert execution["status"] == "SUCCEEDED", (row, wf.history(arn)[-3000:])
-    assert row["state"] == "ready"
-    assert row["paid_at"] is not None
+    assert row.state == BootstrapState.READY
+    assert row.paid_at is not None

@@ -5,25 +5,6 @@ key once); ``steps`` holds the provisioning workflow's steps (BootstrapStateMach
 ``bootstrap_jobs`` row (``timmy.data.bootstrap``) is the source of truth for both.
 """
 
-from __future__ import annotations
+from timmy.bootstrap.errors import BootstrapJobNotFound, JobNotProvisioning
 
-from timmy.errors import Conflict, NotFound, TimmyError
-
-PURPOSE = "bootstrap"
-
-
-class BootstrapJobNotFound(NotFound):
-    code = "bootstrap_job_not_found"
-
-
-class JobNotProvisioning(Conflict):
-    """A workflow step found its job in a state it cannot work on (unpaid, failed, ready)."""
-
-    code = "bootstrap_job_not_provisioning"
-
-
-class BootstrapNotConfigured(TimmyError):
-    """The deployment lacks something the bootstrap needs (a configuration bug, not input)."""
-
-    status = 500
-    code = "bootstrap_not_configured"
+__all__ = ["BootstrapJobNotFound", "JobNotProvisioning"]

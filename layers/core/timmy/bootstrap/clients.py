@@ -2,8 +2,9 @@
 
 Real clients when ``DO_API_TOKEN`` is set (Tailscale's when ``TAILSCALE_API_KEY`` and
 ``TAILSCALE_TAILNET`` are set too); otherwise the stub provisioner, which also stands in for
-Tailscale so stub nodes show a (fake) tailnet name. A real droplet with no Tailscale configured
-gets no Tailscale at all: SSH is then open on its public address (key-only).
+Tailscale when Tailscale is configured (the node then shows a fake tailnet name). A node with
+no Tailscale configured, stub or real, joins no tailnet: it has no tailnet name and SSH is open
+on its public address (key-only).
 
 Tests replace the HTTP transport underneath the real clients (:func:`use_http_transport`), so
 the workflow runs the real client code against a fake API at the HTTP layer.
@@ -70,10 +71,10 @@ def tailscale(
 ) -> TailscaleClient | StubTailscale | None:
     """The Tailscale client for new nodes, or None when nodes do not join a tailnet."""
     settings = settings or provisioning_settings()
-    if settings.mode == "stub":
-        return StubTailscale()
     if not settings.tailscale_configured:
         return None
+    if settings.mode == "stub":
+        return StubTailscale()
     return TailscaleClient(
         settings.tailscale_api_key.get_secret_value(),
         settings.tailscale_tailnet,

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
-from timmy.db.connection import Row
+from typing import Final
+
+from timmy.data.bootstrap import BootstrapJob, BootstrapProgress
 from timmy.provisioning import cloudinit, provisioning_settings
 
-# Progress labels the workflow records, and how each reads to a person.
-PROGRESS_TEXT = {
-    "awaiting_payment": "Waiting for the invoice to be paid.",
-    "paid": "Payment received; provisioning is starting.",
-    "ssh_key": "Generating the node's SSH keypair.",
-    "upload_ssh_key": "Uploading the SSH public key to DigitalOcean.",
-    "tailscale_key": "Creating a Tailscale auth key for the node.",
-    "create_droplet": "Creating the droplet on DigitalOcean.",
-    "wait_for_ip": "The droplet is booting; waiting for its public IP address.",
-    "ready": "The node is ready.",
+# How each step the workflow records reads to a person.
+PROGRESS_TEXT: Final[dict[BootstrapProgress, str]] = {
+    BootstrapProgress.AWAITING_PAYMENT: "Waiting for the invoice to be paid.",
+    BootstrapProgress.PAID: "Payment received; provisioning is starting.",
+    BootstrapProgress.SSH_KEY: "Generating the node's SSH keypair.",
+    BootstrapProgress.UPLOAD_SSH_KEY: "Uploading the SSH public key to DigitalOcean.",
+    BootstrapProgress.TAILSCALE_KEY: "Creating a Tailscale auth key for the node.",
+    BootstrapProgress.CREATE_DROPLET: "Creating the droplet on DigitalOcean.",
+    BootstrapProgress.WAIT_FOR_IP: "The droplet is booting; waiting for its public IP address.",
+    BootstrapProgress.READY: "The node is ready.",
 }
 
 # How a failure reads, by the step that was under way.
-FAILED_WHILE = {
-    "paid": "while starting",
-    "ssh_key": "while generating the SSH key",
-    "upload_ssh_key": "while uploading the SSH key",
-    "tailscale_key": "while creating the Tailscale auth key",
-    "create_droplet": "while creating the droplet",
-    "wait_for_ip": "while waiting for the droplet's IP address",
+FAILED_WHILE: Final[dict[BootstrapProgress, str]] = {
+    BootstrapProgress.PAID: "while starting",
+    BootstrapProgress.SSH_KEY: "while generating the SSH key",
+    BootstrapProgress.UPLOAD_SSH_KEY: "while uploading the SSH key",
+    BootstrapProgress.TAILSCALE_KEY: "while creating the Tailscale auth key",
+    BootstrapProgress.CREATE_DROPLET: "while creating the droplet",
+    BootstrapProgress.WAIT_FOR_IP: "while waiting for the droplet's IP address",
 }
+
+
+def key_file(job_id: str) -> str:
+    """Where the caller is told to save the node's private key: named after the node (the
+    README's example saves it there too), so two nodes' keys never overwrite each other."""
+    return f"~/.ssh/{cloudinit.node_hostname(job_id)}"
 
 
 def poll_path(job_id: str) -> str:
@@ -36,10 +44,10 @@ def dev_pay_url(base_url: str, payment_hash: str) -> str:
     return f"{base_url.rstrip('/')}/api/dev/stub/pay/{payment_hash}"
 
 
-def awaiting_payment(row: Row, *, base_url: str, dev_mode: bool) -> tuple[str, list[str]]:
-    amount = int(row["amount_sats"])
+def awaiting_payment(row: BootstrapJob, *, base_url: str, dev_mode: bool) -> tuple[str, list[str]]:
+    amount = row.amount_sats
     message = f"Pay the Lightning invoice of {amount} sats to provision your Bitcoin full node."
-    poll = f"{base_url.rstrip('/')}{poll_path(row['id'])}"
+    poll = f"{base_url.rstrip('/')}{poll_path(row.id)}"
     steps = [
         "Pay invoice.payment_request with any Lightning wallet before invoice.expires_at.",
         f"Poll GET {poll} until state is ready (a few minutes after payment).",
@@ -47,18 +55,18 @@ def awaiting_payment(row: Row, *, base_url: str, dev_mode: bool) -> tuple[str, l
         "be ready to save it.",
     ]
     if dev_mode:
-        url = dev_pay_url(base_url, row["payment_hash"])
+        url = dev_pay_url(base_url, row.payment_hash)
         message += f" Development mode: pay it with POST {url}"
         steps.insert(0, f"Development mode: pay the invoice with POST {url}")
     return message, steps
 
 
-def provisioning(row: Row, *, base_url: str) -> tuple[str, list[str]]:
-    progress = str(row["progress"])
+def provisioning(row: BootstrapJob, *, base_url: str) -> tuple[str, list[str]]:
+    progress = row.progress
     message = "Provisioning your Bitcoin full node. " + PROGRESS_TEXT.get(progress, "")
-    if progress == "wait_for_ip" and int(row["ip_polls"]):
-        message += f" (checked {int(row['ip_polls'])} times so far)"
-    poll = f"{base_url.rstrip('/')}{poll_path(row['id'])}"
+    if progress == BootstrapProgress.WAIT_FOR_IP and row.ip_polls:
+        message += f" (checked {row.ip_polls} times so far)"
+    poll = f"{base_url.rstrip('/')}{poll_path(row.id)}"
     return message.strip(), [
         f"Keep polling GET {poll}: provisioning usually takes a few minutes.",
         "The SSH private key is shown exactly once, in the first response with state ready: "
@@ -66,32 +74,34 @@ def provisioning(row: Row, *, base_url: str) -> tuple[str, list[str]]:
     ]
 
 
-def ready(row: Row, *, key_in_this_response: bool) -> tuple[str, list[str]]:
-    host = cloudinit.node_hostname(str(row["id"]))
-    key_file = f"~/.ssh/{host}"
-    ip = row["node_ip"]
-    tailnet_name = row["tailscale_hostname"]
+def ready(row: BootstrapJob, *, key_in_this_response: bool) -> tuple[str, list[str]]:
+    key = key_file(row.id)
+    ip = row.node_ip
+    tailnet_name = row.tailscale_hostname
     message = "Your Bitcoin full node is ready."
     steps: list[str] = []
     if key_in_this_response:
         steps.append(
-            f"Save ssh_private_key now to {key_file} and run chmod 600 {key_file}: it is shown "
+            f"Save ssh_private_key now to {key} and run chmod 600 {key}: it is shown "
             "only in this response and is no longer stored anywhere by Timmy."
         )
     else:
-        steps.append(
-            f"Use the SSH private key you saved from the first ready response ({key_file})."
-        )
-    if row["tailscale_enabled"] and tailnet_name:
+        steps.append(f"Use the SSH private key you saved from the first ready response ({key}).")
+    if row.tailscale_enabled and tailnet_name:
         steps.append(
             "SSH is open only on the tailnet (the firewall denies it on the public address): "
             "join the same tailnet from your machine, then "
-            f"ssh -i {key_file} root@{tailnet_name}"
+            f"ssh -i {key} root@{tailnet_name}"
         )
     else:
         steps.append(
-            f"Connect with ssh -i {key_file} root@{ip} (key-only login; the firewall allows "
+            f"Connect with ssh -i {key} root@{ip} (key-only login; the firewall allows "
             "nothing else inbound)."
+        )
+    if provisioning_settings().mode == "stub":
+        steps.append(
+            "Stub provisioner (no DO_API_TOKEN): no droplet was created, so nothing answers "
+            "on this address; the key pair is real."
         )
     steps += [
         "The first boot installs Docker and Bitcoin Knots: follow it with "
@@ -105,12 +115,12 @@ def ready(row: Row, *, key_in_this_response: bool) -> tuple[str, list[str]]:
     return message, steps
 
 
-def failed(row: Row, *, base_url: str) -> tuple[str, list[str]]:
-    message = f"Provisioning failed: {row['error_message']}"
+def failed(row: BootstrapJob, *, base_url: str) -> tuple[str, list[str]]:
+    message = f"Provisioning failed: {row.error_message}"
     steps = [f"Start over with POST {base_url.rstrip('/')}/api/bootstrap (a new invoice)."]
-    if row["paid_at"] is not None:
-        steps.append(f"You paid for this job: quote bootstrap_job_id {row['id']} to the operator.")
-    if row["cleanup_complete"] is False:
+    if row.paid_at is not None:
+        steps.append(f"You paid for this job: quote bootstrap_job_id {row.id} to the operator.")
+    if row.cleanup_complete is False:
         steps.append(
             "Some cloud resources of this job could not be removed automatically; the operator "
             "has to remove them (they are tagged with the job id)."

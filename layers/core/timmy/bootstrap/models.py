@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-BootstrapState = Literal["awaiting_payment", "provisioning", "ready", "failed"]
+from timmy.data.bootstrap import BootstrapProgress, BootstrapState
+from timmy.data.invoices import Invoice
 
 
 class BootstrapInvoice(BaseModel):
@@ -16,10 +17,14 @@ class BootstrapInvoice(BaseModel):
     amount_sats: int
     expires_at: datetime
 
+    @classmethod
+    def of(cls, invoice: Invoice) -> BootstrapInvoice:
+        return cls.model_validate(invoice, from_attributes=True)
+
 
 class BootstrapCreated(BaseModel):
     bootstrap_job_id: str
-    state: Literal["awaiting_payment"]
+    state: Literal[BootstrapState.AWAITING_PAYMENT]
     invoice: BootstrapInvoice
     message: str
     next_steps: list[str]
@@ -33,7 +38,9 @@ class BootstrapStatus(BaseModel):
     invoice: BootstrapInvoice | None = Field(
         default=None, description="Only while awaiting payment"
     )
-    progress: str | None = Field(default=None, description="The step under way (provisioning)")
+    progress: BootstrapProgress | None = Field(
+        default=None, description="The step under way (provisioning)"
+    )
     node_ip: str | None = None
     tailscale_hostname: str | None = Field(
         default=None, description="The node's name on the tailnet, when it joined one"

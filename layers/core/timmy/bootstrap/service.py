@@ -24,12 +24,16 @@ from typing import Any
 from uuid import UUID
 
 from timmy import orchestrator, payments
-from timmy.bootstrap import PURPOSE, BootstrapJobNotFound, BootstrapNotConfigured, messages
+from timmy.bootstrap import messages
 from timmy.bootstrap import secrets as key_store
+from timmy.bootstrap.errors import BootstrapJobNotFound
 from timmy.bootstrap.models import BootstrapCreated, BootstrapInvoice, BootstrapStatus
 from timmy.data import bootstrap as jobs
-from timmy.db.connection import Db, Row, transaction
-from timmy.errors import UpstreamUnavailable
+from timmy.data import invoices
+from timmy.data.bootstrap import BootstrapJob, BootstrapState
+from timmy.data.invoices import Invoice, PaymentPurpose
+from timmy.db.connection import Db, transaction
+from timmy.errors import ConfigurationError, UpstreamUnavailable
 from timmy.observability import log_ref
 from timmy.provisioning import provisioning_settings
 from timmy.settings import core
@@ -45,7 +49,7 @@ def parse_job_id(raw: str) -> UUID:
         raise BootstrapJobNotFound("No bootstrap job with that id.") from None
 
 
-def _load(job_id: UUID) -> Row:
+def _load(job_id: UUID) -> BootstrapJob:
     with transaction() as tx:
         row = jobs.get(tx, job_id)
     if row is None:
@@ -60,14 +64,16 @@ def create_job(*, base_url: str) -> BootstrapCreated:
     settings = provisioning_settings()
     machine_arn = settings.bootstrap_state_machine_arn
     if not machine_arn:
-        raise BootstrapNotConfigured("BOOTSTRAP_STATE_MACHINE_ARN is not configured.")
+        raise ConfigurationError("BOOTSTRAP_STATE_MACHINE_ARN is not set")
     job_id = uuid.uuid4()
     # Network first, outside any transaction; a failure here leaves nothing behind.
     created = payments.request_invoice(
         settings.bootstrap_fee_sats, f"Timmy bootstrap: Bitcoin full node (job {job_id})"
     )
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose=PURPOSE, owner_id=str(job_id))
+        invoice = payments.record_invoice(
+            tx, created, purpose=PaymentPurpose.BOOTSTRAP, owner_id=str(job_id)
+        )
         jobs.insert(
             tx, job_id=job_id, payment_hash=created.payment_hash, amount_sats=created.amount_sats
         )
@@ -100,8 +106,8 @@ def create_job(*, base_url: str) -> BootstrapCreated:
     )
     return BootstrapCreated(
         bootstrap_job_id=str(job_id),
-        state="awaiting_payment",
-        invoice=BootstrapInvoice.model_validate(jobs.public_invoice(row)),
+        state=BootstrapState.AWAITING_PAYMENT,
+        invoice=BootstrapInvoice.of(invoice),
         message=message,
         next_steps=next_steps,
     )
@@ -128,17 +134,17 @@ def workflow_input(job_id: UUID, payment_hash: str, expires_at: datetime) -> dic
 def get_status(raw_job_id: str, *, base_url: str) -> BootstrapStatus:
     job_id = parse_job_id(raw_job_id)
     row = _load(job_id)
-    if row["state"] == "awaiting_payment":
+    if row.state == BootstrapState.AWAITING_PAYMENT:
         row = _confirm_payment(job_id, row)
-    if row["state"] == "ready":
+    if row.state == BootstrapState.READY:
         return _ready_status(job_id, row)
     return _status(row, base_url=base_url)
 
 
-def _confirm_payment(job_id: UUID, row: Row) -> Row:
+def _confirm_payment(job_id: UUID, row: BootstrapJob) -> BootstrapJob:
     """Polling is one of the ways a payment is noticed (the webhook is only a hint)."""
     try:
-        result = payments.confirm_payment(str(row["payment_hash"]))
+        result = payments.confirm_payment(row.payment_hash)
     except UpstreamUnavailable:
         # The Lightning backend is down: the job's state is still right, just not news.
         logger.warning("could not check the bootstrap invoice", extra={"job_ref": log_ref(job_id)})
@@ -146,29 +152,36 @@ def _confirm_payment(job_id: UUID, row: Row) -> Row:
     return _load(job_id) if result.paid else row
 
 
-def _status(row: Row, *, base_url: str) -> BootstrapStatus:
-    state = row["state"]
+def _status(row: BootstrapJob, *, base_url: str) -> BootstrapStatus:
+    state = row.state
     fields: dict[str, Any] = {}
-    if state == "awaiting_payment":
+    if state == BootstrapState.AWAITING_PAYMENT:
         message, next_steps = messages.awaiting_payment(
             row, base_url=base_url, dev_mode=core().dev_mode
         )
-        fields["invoice"] = BootstrapInvoice.model_validate(jobs.public_invoice(row))
-    elif state == "provisioning":
+        fields["invoice"] = BootstrapInvoice.of(_invoice_of(row))
+    elif state == BootstrapState.PROVISIONING:
         message, next_steps = messages.provisioning(row, base_url=base_url)
-        fields["progress"] = row["progress"]
+        fields["progress"] = row.progress
     else:
         message, next_steps = messages.failed(row, base_url=base_url)
-        fields["error_message"] = row["error_message"]
+        fields["error_message"] = row.error_message
     return _model(row, message=message, next_steps=next_steps, **fields)
 
 
-def _ready_status(job_id: UUID, row: Row) -> BootstrapStatus:
+def _invoice_of(row: BootstrapJob) -> Invoice:
+    with transaction() as tx:
+        invoice = invoices.get(tx, row.payment_hash)
+    assert invoice is not None  # the job's row references it
+    return invoice
+
+
+def _ready_status(job_id: UUID, row: BootstrapJob) -> BootstrapStatus:
     private_key: str | None = None
     key_missing = False
-    if not row["ssh_key_delivered"]:
+    if not row.ssh_key_delivered:
         private_key, key_missing, row = deliver_key_once(job_id, row)
-    elif row["ssh_secret_deleted_at"] is None:
+    elif row.ssh_secret_deleted_at is None:
         # A crash after an earlier delivery left the secret behind: finish the job now.
         _delete_secret(job_id, row)
     message, next_steps = messages.ready(row, key_in_this_response=private_key is not None)
@@ -176,9 +189,9 @@ def _ready_status(job_id: UUID, row: Row) -> BootstrapStatus:
         row,
         message=message,
         next_steps=next_steps,
-        node_ip=row["node_ip"],
-        tailscale_hostname=row["tailscale_hostname"],
-        lnbits_url=row["lnbits_url"],
+        node_ip=row.node_ip,
+        tailscale_hostname=row.tailscale_hostname,
+        lnbits_url=row.lnbits_url,
         ssh_private_key=private_key,
         ssh_key_note=messages.key_note(
             delivered_now=private_key is not None, key_missing=key_missing
@@ -186,9 +199,9 @@ def _ready_status(job_id: UUID, row: Row) -> BootstrapStatus:
     )
 
 
-def deliver_key_once(job_id: UUID, row: Row) -> tuple[str | None, bool, Row]:
+def deliver_key_once(job_id: UUID, row: BootstrapJob) -> tuple[str | None, bool, BootstrapJob]:
     """(private key or None, key missing?, fresh row): read, claim, then delete (see above)."""
-    name = str(row["ssh_secret_name"] or key_store.secret_name(job_id))
+    name = row.ssh_secret_name or key_store.secret_name(job_id)
     stored = key_store.read(name)  # SecretStoreUnavailable → 503, nothing changed
     with transaction() as tx:
         claimed = jobs.claim_key_delivery(tx, job_id)
@@ -203,8 +216,8 @@ def deliver_key_once(job_id: UUID, row: Row) -> tuple[str | None, bool, Row]:
     return private_key, False, _load(job_id)
 
 
-def _delete_secret(job_id: UUID, row: Row) -> None:
-    name = str(row["ssh_secret_name"] or key_store.secret_name(job_id))
+def _delete_secret(job_id: UUID, row: BootstrapJob) -> None:
+    name = row.ssh_secret_name or key_store.secret_name(job_id)
     try:
         key_store.delete(name)
     except key_store.SecretStoreUnavailable:
@@ -217,14 +230,16 @@ def _delete_secret(job_id: UUID, row: Row) -> None:
         jobs.mark_secret_deleted(tx, job_id)
 
 
-def _model(row: Row, *, message: str, next_steps: list[str], **fields: Any) -> BootstrapStatus:
+def _model(
+    row: BootstrapJob, *, message: str, next_steps: list[str], **fields: Any
+) -> BootstrapStatus:
     return BootstrapStatus(
-        bootstrap_job_id=str(row["id"]),
-        state=row["state"],
+        bootstrap_job_id=row.id,
+        state=row.state,
         message=message,
         next_steps=next_steps,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         **fields,
     )
 
@@ -232,6 +247,7 @@ def _model(row: Row, *, message: str, next_steps: list[str], **fields: Any) -> B
 # --- payments -------------------------------------------------------------------------------
 
 
-def on_invoice_paid(tx: Db, invoice: Row) -> None:
-    """Run by ``confirm_payment`` inside the flip transaction: the job starts provisioning."""
-    jobs.mark_paid(tx, str(invoice["payment_hash"]))
+def on_invoice_paid(tx: Db, invoice: Invoice) -> None:
+    """The on-paid handler of ``PaymentPurpose.BOOTSTRAP`` (``timmy.payments``), run inside
+    the flip transaction: the job starts provisioning."""
+    jobs.mark_paid(tx, invoice.payment_hash)

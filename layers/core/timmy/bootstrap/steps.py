@@ -16,10 +16,13 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from timmy.bootstrap import BootstrapJobNotFound, JobNotProvisioning, clients, messages
+from timmy.bootstrap import clients, messages
 from timmy.bootstrap import secrets as key_store
+from timmy.bootstrap.errors import BootstrapJobNotFound, JobNotProvisioning
 from timmy.data import bootstrap as jobs
-from timmy.db.connection import Row, transaction
+from timmy.data import invoices
+from timmy.data.bootstrap import BootstrapJob, BootstrapProgress, BootstrapState
+from timmy.db.connection import transaction
 from timmy.observability import log_ref
 from timmy.provisioning import provisioning_settings
 from timmy.provisioning.cloudinit import build_cloud_init, node_hostname
@@ -51,7 +54,7 @@ def job_tag(job_id: UUID) -> str:
     return f"timmy-job-{job_id}"
 
 
-def _enter(job_id: UUID, progress: str, *, first: bool = False) -> Row:
+def _enter(job_id: UUID, progress: BootstrapProgress, *, first: bool = False) -> BootstrapJob:
     """Record the step under way and return the row; refuse a job that is not provisioning.
 
     The first step also moves a paid job into provisioning (the on-paid handler normally
@@ -63,16 +66,18 @@ def _enter(job_id: UUID, progress: str, *, first: bool = False) -> Row:
         else:
             row = jobs.set_progress(tx, job_id, progress)
         current = jobs.get(tx, job_id) if row is None else None
+        invoice = invoices.get(tx, current.payment_hash) if current is not None else None
     if row is not None:
         return row
     if current is None:
         raise BootstrapJobNotFound(f"No bootstrap job {job_id}.")
+    invoice_state = invoice.state if invoice is not None else "missing"
     raise JobNotProvisioning(
-        f"Bootstrap job {job_id} is {current['state']} (invoice {current['invoice_state']})."
+        f"Bootstrap job {job_id} is {current.state} (invoice {invoice_state})."
     )
 
 
-def _load(job_id: UUID) -> Row:
+def _load(job_id: UUID) -> BootstrapJob:
     with transaction() as tx:
         row = jobs.get(tx, job_id)
     if row is None:
@@ -80,8 +85,14 @@ def _load(job_id: UUID) -> Row:
     return row
 
 
-def _stored_secret(job_id: UUID, row: Row) -> dict[str, str]:
-    stored = key_store.read(str(row["ssh_secret_name"] or key_store.secret_name(job_id)))
+def _uploaded_key_id(job_id: UUID, row: BootstrapJob) -> int:
+    if row.do_ssh_key_id is None:  # the steps run in order: never expected
+        raise JobNotProvisioning(f"Bootstrap job {job_id} has no uploaded SSH key.")
+    return row.do_ssh_key_id
+
+
+def _stored_secret(job_id: UUID, row: BootstrapJob) -> dict[str, str]:
+    stored = key_store.read(row.ssh_secret_name or key_store.secret_name(job_id))
     if stored is None:
         raise key_store.SecretsManagerError("the job's SSH key secret is missing")
     return stored
@@ -92,9 +103,9 @@ def _stored_secret(job_id: UUID, row: Row) -> dict[str, str]:
 
 def generate_ssh_key(job_id: UUID) -> dict[str, Any]:
     """Generate the node's keypair and keep the private key in Secrets Manager only."""
-    row = _enter(job_id, "ssh_key", first=True)
-    if row["ssh_public_key"]:
-        return {"fingerprint": row["ssh_fingerprint"], "created": False}
+    row = _enter(job_id, BootstrapProgress.SSH_KEY, first=True)
+    if row.ssh_public_key:
+        return {"fingerprint": row.ssh_fingerprint, "created": False}
     name = key_store.secret_name(job_id)
     pair = generate_ssh_keypair(job_tag(job_id))
     payload = {"private_key": pair.private_key_openssh, "public_key": pair.public_key_openssh}
@@ -110,13 +121,13 @@ def generate_ssh_key(job_id: UUID) -> dict[str, Any]:
 
 
 def upload_ssh_key(job_id: UUID) -> dict[str, Any]:
-    row = _enter(job_id, "upload_ssh_key")
-    if row["do_ssh_key_id"] is not None:
-        return {"do_ssh_key_id": int(row["do_ssh_key_id"])}
+    row = _enter(job_id, BootstrapProgress.UPLOAD_SSH_KEY)
+    if row.do_ssh_key_id is not None:
+        return {"do_ssh_key_id": row.do_ssh_key_id}
     do = clients.digitalocean()
     try:
         # Safe to repeat: a key already on the account is found by its fingerprint.
-        key_id = do.create_ssh_key(job_tag(job_id), str(row["ssh_public_key"]))
+        key_id = do.create_ssh_key(job_tag(job_id), row.ssh_public_key or "")
     finally:
         clients.close(do)
     with transaction() as tx:
@@ -127,9 +138,9 @@ def upload_ssh_key(job_id: UUID) -> dict[str, Any]:
 def create_tailscale_key(job_id: UUID) -> dict[str, Any]:
     """Mint a single-use auth key for the node (when Tailscale is in use); it is kept beside
     the SSH key in the job's secret, never in the database or the execution history."""
-    row = _enter(job_id, "tailscale_key")
-    if row["tailscale_enabled"] is not None:
-        return {"tailscale": bool(row["tailscale_enabled"])}
+    row = _enter(job_id, BootstrapProgress.TAILSCALE_KEY)
+    if row.tailscale_enabled is not None:
+        return {"tailscale": bool(row.tailscale_enabled)}
     settings = provisioning_settings()
     tailscale = clients.tailscale(settings)
     if tailscale is None:
@@ -147,7 +158,7 @@ def create_tailscale_key(job_id: UUID) -> dict[str, Any]:
                 ephemeral=False,
                 preauthorized=True,
             )
-            key_store.put(str(row["ssh_secret_name"]), {**stored, "tailscale_auth_key": auth_key})
+            key_store.put(str(row.ssh_secret_name), {**stored, "tailscale_auth_key": auth_key})
     finally:
         clients.close(tailscale)
     with transaction() as tx:
@@ -162,9 +173,9 @@ def create_droplet(job_id: UUID) -> dict[str, Any]:
     was lost (ProvisioningOutcomeUnknown, or a crash before it was recorded) is adopted
     instead of buying a second one.
     """
-    row = _enter(job_id, "create_droplet")
-    if row["droplet_id"] is not None:
-        return {"droplet_id": int(row["droplet_id"]), "adopted": False}
+    row = _enter(job_id, BootstrapProgress.CREATE_DROPLET)
+    if row.droplet_id is not None:
+        return {"droplet_id": row.droplet_id, "adopted": False}
     settings = provisioning_settings()
     name = node_hostname(str(job_id))
     tag = job_tag(job_id)
@@ -180,9 +191,7 @@ def create_droplet(job_id: UUID) -> dict[str, Any]:
             droplet_id, adopted = keep.id, True
         else:
             auth_key = (
-                _stored_secret(job_id, row)["tailscale_auth_key"]
-                if row["tailscale_enabled"]
-                else None
+                _stored_secret(job_id, row)["tailscale_auth_key"] if row.tailscale_enabled else None
             )
             user_data = build_cloud_init(
                 tailscale_auth_key=auth_key,
@@ -195,7 +204,7 @@ def create_droplet(job_id: UUID) -> dict[str, Any]:
                 region=settings.do_region,
                 size=settings.do_size,
                 image=settings.do_image,
-                ssh_key_ids=[int(row["do_ssh_key_id"])],
+                ssh_key_ids=[_uploaded_key_id(job_id, row)],
                 user_data=user_data,
                 tags=[FLEET_TAG, tag],
             )
@@ -211,20 +220,22 @@ def poll_droplet(job_id: UUID, attempt: int) -> dict[str, Any]:
     """One look at the droplet. ``attempt`` counts earlier looks; the answer carries the new
     count, which the state machine compares with its bound."""
     row = _load(job_id)
-    if row["state"] == "ready":
+    if row.state == BootstrapState.READY:
         # A retry after the job was already marked ready: report it, change nothing.
-        return {"ready": True, "attempt": max(attempt, int(row["ip_polls"]))}
-    row = _enter(job_id, "wait_for_ip")
+        return {"ready": True, "attempt": max(attempt, row.ip_polls)}
+    row = _enter(job_id, BootstrapProgress.WAIT_FOR_IP)
     polls = attempt + 1
     do = clients.digitalocean()
+    if row.droplet_id is None:
+        raise JobNotProvisioning(f"Bootstrap job {job_id} has no droplet to look at.")
     try:
-        droplet = do.get_droplet(int(row["droplet_id"]))
+        droplet = do.get_droplet(row.droplet_id)
     finally:
         clients.close(do)
     with transaction() as tx:
         jobs.record_ip_poll(tx, job_id, polls)
         if droplet.public_ipv4 and droplet.status == "active":
-            hostname = clients.tailnet_hostname(str(job_id)) if row["tailscale_enabled"] else None
+            hostname = clients.tailnet_hostname(str(job_id)) if row.tailscale_enabled else None
             jobs.mark_ready(
                 tx,
                 job_id,
@@ -243,27 +254,27 @@ def cleanup(job_id: UUID) -> dict[str, Any]:
     its node belongs to the customer now.
     """
     row = _load(job_id)
-    if row["state"] == "ready":
+    if row.state == BootstrapState.READY:
         return {"complete": True, "removed": [], "skipped": "job is ready"}
     removed: list[str] = []
-    droplet_ids = set() if row["droplet_id"] is None else {int(row["droplet_id"])}
-    needs_do = bool(row["droplet_requested_at"] or droplet_ids or row["do_ssh_key_id"])
+    droplet_ids = set() if row.droplet_id is None else {row.droplet_id}
+    needs_do = bool(row.droplet_requested_at or droplet_ids or row.do_ssh_key_id)
     if needs_do:
         do = clients.digitalocean()
         try:
-            if row["droplet_requested_at"] is not None:
+            if row.droplet_requested_at is not None:
                 # A create whose answer was lost still carries the job's tag.
                 droplet_ids |= {d.id for d in do.list_droplets_by_tag(job_tag(job_id))}
             for droplet_id in sorted(droplet_ids):
                 do.delete_droplet(droplet_id)
                 removed.append(f"droplet {droplet_id}")
-            if row["do_ssh_key_id"] is not None:
-                do.delete_ssh_key(int(row["do_ssh_key_id"]))
-                removed.append(f"ssh key {int(row['do_ssh_key_id'])}")
+            if row.do_ssh_key_id is not None:
+                do.delete_ssh_key(row.do_ssh_key_id)
+                removed.append(f"ssh key {row.do_ssh_key_id}")
         finally:
             clients.close(do)
     # By name, even if never recorded: an attempt may have died right after creating it.
-    key_store.delete(str(row["ssh_secret_name"] or key_store.secret_name(job_id)))
+    key_store.delete(row.ssh_secret_name or key_store.secret_name(job_id))
     removed.append("secret")
     return {"complete": True, "removed": removed}
 
@@ -279,28 +290,30 @@ def record_failure(
             "bootstrap cleanup incomplete",
             extra={
                 "job_ref": log_ref(job_id),
-                "droplet_id": row["droplet_id"],
-                "do_ssh_key_id": row["do_ssh_key_id"],
+                "droplet_id": row.droplet_id,
+                "do_ssh_key_id": row.do_ssh_key_id,
                 "cleanup_error": cleanup_result.get("Error"),
             },
         )
-    message = describe_failure(error, cause, row)
+    message = describe_failure(error, cause, progress=row.progress, ip_polls=row.ip_polls)
     with transaction() as tx:
         failed = jobs.mark_failed(
             tx, job_id, error_message=message, cleanup_complete=cleanup_complete
         )
     final = failed or row
-    return {"state": final["state"], "error_message": final["error_message"]}
+    return {"state": final.state, "error_message": final.error_message}
 
 
-def describe_failure(error: str, cause: str | None, row: Row) -> str:
+def describe_failure(
+    error: str, cause: str | None, *, progress: BootstrapProgress, ip_polls: int
+) -> str:
     """The job's error_message: the reason, in words, and the step it happened in."""
     if error == INVOICE_EXPIRED:
         return "The invoice expired before it was paid."
     if error == DROPLET_IP_TIMEOUT:
-        polls = int(row["ip_polls"])
         return (
-            f"The droplet did not get a public IP address after {polls} checks; it was destroyed."
+            f"The droplet did not get a public IP address after {ip_polls} checks; it was"
+            " destroyed."
         )
     if error in _EXPLAINED_ERRORS:
         detail = _error_message(cause) or "The cloud provider failed."
@@ -310,7 +323,7 @@ def describe_failure(error: str, cause: str | None, row: Row) -> str:
         detail = "The provisioning workflow stopped before the node was ready."
     else:
         detail = "An internal error stopped provisioning."
-    where = messages.FAILED_WHILE.get(str(row["progress"]))
+    where = messages.FAILED_WHILE.get(progress)
     return f"{detail.rstrip('.')} ({where})." if where else detail
 
 

@@ -6,25 +6,108 @@ again, or two requests racing, can never move a job backwards or past a state tw
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Final
 from uuid import UUID
 
+from timmy.data.invoices import InvoiceState
 from timmy.db.connection import Db, Row
 
-_COLUMNS = (
-    "j.id::text AS id, j.state, j.progress, j.amount_sats, j.payment_hash, j.execution_arn,"
-    " j.ssh_secret_name, j.ssh_public_key, j.ssh_fingerprint, j.do_ssh_key_id,"
-    " j.tailscale_enabled, j.droplet_requested_at, j.droplet_id, j.droplet_name, j.ip_polls,"
-    " j.node_ip, j.tailscale_hostname, j.lnbits_url, j.ssh_key_delivered,"
-    " j.ssh_key_delivered_at, j.ssh_secret_deleted_at, j.error_message, j.cleanup_complete,"
-    " j.paid_at, j.ready_at, j.failed_at, j.created_at, j.updated_at"
+
+class BootstrapState(enum.StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    FAILED = "failed"
+
+
+ACTIVE_STATES: Final = frozenset({BootstrapState.AWAITING_PAYMENT, BootstrapState.PROVISIONING})
+
+
+class BootstrapProgress(enum.StrEnum):
+    """The step under way, recorded by the workflow for the progress message."""
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    SSH_KEY = "ssh_key"
+    UPLOAD_SSH_KEY = "upload_ssh_key"
+    TAILSCALE_KEY = "tailscale_key"
+    CREATE_DROPLET = "create_droplet"
+    WAIT_FOR_IP = "wait_for_ip"
+    READY = "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapJob:
+    id: str
+    state: BootstrapState
+    progress: BootstrapProgress
+    amount_sats: int
+    payment_hash: str
+    execution_arn: str | None
+    ssh_secret_name: str | None
+    ssh_public_key: str | None
+    ssh_fingerprint: str | None
+    do_ssh_key_id: int | None
+    tailscale_enabled: bool | None  # None until the workflow decided
+    droplet_requested_at: datetime | None
+    droplet_id: int | None
+    droplet_name: str | None
+    ip_polls: int
+    node_ip: str | None
+    tailscale_hostname: str | None
+    lnbits_url: str | None
+    ssh_key_delivered: bool
+    ssh_key_delivered_at: datetime | None
+    ssh_secret_deleted_at: datetime | None
+    error_message: str | None
+    cleanup_complete: bool | None
+    paid_at: datetime | None
+    ready_at: datetime | None
+    failed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedBootstrapJob:
+    """A job the reconciler looks at, with its invoice's expiry."""
+
+    job: BootstrapJob
+    invoice_expires_at: datetime
+
+
+_COLUMNS = ", ".join(
+    "j.id::text AS id" if f.name == "id" else f"j.{f.name}" for f in fields(BootstrapJob)
 )
 _RETURNING = f"RETURNING {_COLUMNS}"
-_ACTIVE = "('awaiting_payment', 'provisioning')"
+# States and progress labels travel as parameters named by their value (``:provisioning``,
+# ``:p_ready``); pg8000 sends only the parameters a statement names.
+_PARAMS: Final = {
+    **{state.value: state.value for state in BootstrapState},
+    **{f"p_{progress.value}": progress.value for progress in BootstrapProgress},
+}
+_ACTIVE = "(" + ", ".join(f":{state.value}" for state in sorted(ACTIVE_STATES)) + ")"
 
 
-def insert(tx: Db, *, job_id: UUID, payment_hash: str, amount_sats: int) -> Row:
+def _job(row: Row) -> BootstrapJob:
+    return BootstrapJob(
+        **{
+            **row,
+            "state": BootstrapState(row["state"]),
+            "progress": BootstrapProgress(row["progress"]),
+        }
+    )
+
+
+def _one(tx: Db, sql: str, **params: object) -> BootstrapJob | None:
+    row = tx.one(sql, **_PARAMS, **params)
+    return None if row is None else _job(row)
+
+
+def insert(tx: Db, *, job_id: UUID, payment_hash: str, amount_sats: int) -> BootstrapJob:
     row = tx.one(
         "INSERT INTO bootstrap_jobs AS j (id, payment_hash, amount_sats)"
         f" VALUES (CAST(:id AS uuid), :h, :amount) {_RETURNING}",
@@ -33,16 +116,13 @@ def insert(tx: Db, *, job_id: UUID, payment_hash: str, amount_sats: int) -> Row:
         amount=amount_sats,
     )
     assert row is not None
-    return row
+    return _job(row)
 
 
-def get(tx: Db, job_id: UUID) -> Row | None:
-    """The job with its invoice's public fields (``invoice_*``)."""
-    return tx.one(
-        f"SELECT {_COLUMNS}, i.payment_request AS invoice_payment_request,"
-        " i.expires_at AS invoice_expires_at, i.state AS invoice_state"
-        " FROM bootstrap_jobs j JOIN invoices i ON i.payment_hash = j.payment_hash"
-        " WHERE j.id = CAST(:id AS uuid)",
+def get(tx: Db, job_id: UUID) -> BootstrapJob | None:
+    return _one(
+        tx,
+        f"SELECT {_COLUMNS} FROM bootstrap_jobs j WHERE j.id = CAST(:id AS uuid)",
         id=str(job_id),
     )
 
@@ -56,35 +136,39 @@ def set_execution_arn(tx: Db, job_id: UUID, execution_arn: str) -> None:
     )
 
 
-def mark_paid(tx: Db, payment_hash: str) -> Row | None:
+def mark_paid(tx: Db, payment_hash: str) -> BootstrapJob | None:
     """awaiting_payment → provisioning when the invoice is paid (inside the flip transaction)."""
-    return tx.one(
-        "UPDATE bootstrap_jobs AS j SET state = 'provisioning', progress = 'paid',"
+    return _one(
+        tx,
+        "UPDATE bootstrap_jobs AS j SET state = :provisioning, progress = :p_paid,"
         " paid_at = now(), updated_at = now()"
-        f" WHERE j.payment_hash = :h AND j.state = 'awaiting_payment' {_RETURNING}",
+        f" WHERE j.payment_hash = :h AND j.state = :awaiting_payment {_RETURNING}",
         h=payment_hash,
     )
 
 
-def start_provisioning(tx: Db, job_id: UUID, progress: str) -> Row | None:
+def start_provisioning(tx: Db, job_id: UUID, progress: BootstrapProgress) -> BootstrapJob | None:
     """Enter (or stay in) provisioning, but only for a job whose invoice really is paid."""
-    return tx.one(
-        "UPDATE bootstrap_jobs AS j SET state = 'provisioning', progress = :progress,"
+    return _one(
+        tx,
+        "UPDATE bootstrap_jobs AS j SET state = :provisioning, progress = :progress,"
         " paid_at = COALESCE(j.paid_at, i.paid_at), updated_at = now()"
-        " FROM invoices i WHERE i.payment_hash = j.payment_hash AND i.state = 'paid'"
+        " FROM invoices i WHERE i.payment_hash = j.payment_hash AND i.state = :invoice_paid"
         f" AND j.id = CAST(:id AS uuid) AND j.state IN {_ACTIVE} {_RETURNING}",
         id=str(job_id),
-        progress=progress,
+        progress=progress.value,
+        invoice_paid=InvoiceState.PAID.value,
     )
 
 
-def set_progress(tx: Db, job_id: UUID, progress: str) -> Row | None:
+def set_progress(tx: Db, job_id: UUID, progress: BootstrapProgress) -> BootstrapJob | None:
     """Record the step under way; None if the job is not provisioning (nothing to do)."""
-    return tx.one(
+    return _one(
+        tx,
         "UPDATE bootstrap_jobs AS j SET progress = :progress, updated_at = now()"
-        f" WHERE j.id = CAST(:id AS uuid) AND j.state = 'provisioning' {_RETURNING}",
+        f" WHERE j.id = CAST(:id AS uuid) AND j.state = :provisioning {_RETURNING}",
         id=str(job_id),
-        progress=progress,
+        progress=progress.value,
     )
 
 
@@ -153,11 +237,12 @@ def mark_ready(
     node_ip: str,
     tailscale_hostname: str | None,
     lnbits_url: str | None,
-) -> Row | None:
-    return tx.one(
-        "UPDATE bootstrap_jobs AS j SET state = 'ready', progress = 'ready', node_ip = :ip,"
+) -> BootstrapJob | None:
+    return _one(
+        tx,
+        "UPDATE bootstrap_jobs AS j SET state = :ready, progress = :p_ready, node_ip = :ip,"
         " tailscale_hostname = :ts, lnbits_url = :lnbits, ready_at = now(), updated_at = now()"
-        f" WHERE j.id = CAST(:id AS uuid) AND j.state = 'provisioning' {_RETURNING}",
+        f" WHERE j.id = CAST(:id AS uuid) AND j.state = :provisioning {_RETURNING}",
         id=str(job_id),
         ip=node_ip,
         ts=tailscale_hostname,
@@ -165,10 +250,13 @@ def mark_ready(
     )
 
 
-def mark_failed(tx: Db, job_id: UUID, *, error_message: str, cleanup_complete: bool) -> Row | None:
+def mark_failed(
+    tx: Db, job_id: UUID, *, error_message: str, cleanup_complete: bool
+) -> BootstrapJob | None:
     """Fail a job that is not finished; a ready or already failed job is left as it is."""
-    return tx.one(
-        "UPDATE bootstrap_jobs AS j SET state = 'failed', error_message = :message,"
+    return _one(
+        tx,
+        "UPDATE bootstrap_jobs AS j SET state = :failed, error_message = :message,"
         " cleanup_complete = :cleanup, failed_at = now(), updated_at = now()"
         f" WHERE j.id = CAST(:id AS uuid) AND j.state IN {_ACTIVE} {_RETURNING}",
         id=str(job_id),
@@ -177,12 +265,13 @@ def mark_failed(tx: Db, job_id: UUID, *, error_message: str, cleanup_complete: b
     )
 
 
-def claim_key_delivery(tx: Db, job_id: UUID) -> Row | None:
+def claim_key_delivery(tx: Db, job_id: UUID) -> BootstrapJob | None:
     """Mark the private key delivered: only one caller ever gets the row back."""
-    return tx.one(
+    return _one(
+        tx,
         "UPDATE bootstrap_jobs AS j SET ssh_key_delivered = true,"
         " ssh_key_delivered_at = now(), updated_at = now()"
-        " WHERE j.id = CAST(:id AS uuid) AND j.state = 'ready' AND NOT j.ssh_key_delivered"
+        " WHERE j.id = CAST(:id AS uuid) AND j.state = :ready AND NOT j.ssh_key_delivered"
         f" {_RETURNING}",
         id=str(job_id),
     )
@@ -196,38 +285,35 @@ def mark_secret_deleted(tx: Db, job_id: UUID) -> None:
     )
 
 
-def public_invoice(row: Row) -> dict[str, Any]:
-    """The invoice fields a caller may see, from a row read with :func:`get`."""
-    return {
-        "payment_request": row["invoice_payment_request"],
-        "payment_hash": row["payment_hash"],
-        "amount_sats": int(row["amount_sats"]),
-        "expires_at": row["invoice_expires_at"],
-    }
-
-
 # ------------------------------------------------------------------------- reconciliation
 
 
-def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[Row]:
+def unfinished(tx: Db, *, quiet_before: datetime, limit: int) -> list[UnfinishedBootstrapJob]:
     """Unfinished jobs whose row has not changed since ``quiet_before``, oldest first, with
     their invoice's expiry."""
-    return tx.all(
+    rows = tx.all(
         f"SELECT {_COLUMNS}, i.expires_at AS invoice_expires_at"
         " FROM bootstrap_jobs j JOIN invoices i ON i.payment_hash = j.payment_hash"
         f" WHERE j.state IN {_ACTIVE} AND j.updated_at < :quiet_before"
         " ORDER BY j.updated_at LIMIT :limit",
         quiet_before=quiet_before,
         limit=limit,
+        **_PARAMS,
     )
+    unfinished_jobs = []
+    for row in rows:
+        expires_at = row.pop("invoice_expires_at")
+        unfinished_jobs.append(UnfinishedBootstrapJob(job=_job(row), invoice_expires_at=expires_at))
+    return unfinished_jobs
 
 
 def claim_for_reconcile(
-    tx: Db, job_id: UUID, *, state: str, updated_at: datetime, lease_seconds: int
-) -> Row | None:
+    tx: Db, job_id: UUID, *, state: BootstrapState, updated_at: datetime, lease_seconds: int
+) -> BootstrapJob | None:
     """Take an unfinished job for the reconciler, to one caller, only if it is still as it was
     read and nobody else holds it: see :func:`timmy.data.jobs.claim_for_reconcile`."""
-    return tx.one(
+    return _one(
+        tx,
         "UPDATE bootstrap_jobs AS j SET reconcile_claimed_at = now()"
         " WHERE j.id = CAST(:id AS uuid) AND j.state = :state AND j.updated_at = :seen"
         " AND (j.reconcile_claimed_at IS NULL"

@@ -1,6 +1,6 @@
 """Data access for the ``payouts`` aggregate. All SQL about payouts lives here.
 
-Each state change is one conditional ``UPDATE … WHERE state = 'pending' RETURNING``: of
+Each state change is one conditional ``UPDATE … WHERE state = pending RETURNING``: of
 everyone who tries to settle a payout (the call that paid it, a reconciler, a caller's retry)
 exactly one gets the row back, and only that one moves money back to the source.
 """
@@ -8,7 +8,7 @@ exactly one gets the row back, and only that one moves money back to the source.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from timmy.db.connection import Db, Row
@@ -47,28 +47,15 @@ class Payout:
         return 0
 
 
-_COLUMNS = (
-    "id::text AS id, payment_hash, bolt11, source_kind, source_id, state, amount_sats,"
-    " fee_reserve_sats, source_debit_sats, fee_sats, fee_charged_sats, created_at, settled_at"
-)
+_COLUMNS = ", ".join("id::text AS id" if f.name == "id" else f.name for f in fields(Payout))
+
+
+# States travel as parameters named by their value (``state = :pending``).
+_STATES = {state.value: state.value for state in PayoutState}
 
 
 def _payout(row: Row) -> Payout:
-    return Payout(
-        id=str(row["id"]),
-        payment_hash=str(row["payment_hash"]),
-        bolt11=str(row["bolt11"]),
-        source_kind=str(row["source_kind"]),
-        source_id=str(row["source_id"]),
-        state=PayoutState(row["state"]),
-        amount_sats=int(row["amount_sats"]),
-        fee_reserve_sats=int(row["fee_reserve_sats"]),
-        source_debit_sats=int(row["source_debit_sats"]),
-        fee_sats=None if row["fee_sats"] is None else int(row["fee_sats"]),
-        fee_charged_sats=None if row["fee_charged_sats"] is None else int(row["fee_charged_sats"]),
-        created_at=row["created_at"],
-        settled_at=row["settled_at"],
-    )
+    return Payout(**{**row, "state": PayoutState(row["state"])})
 
 
 def _maybe(row: Row | None) -> Payout | None:
@@ -120,30 +107,21 @@ def latest_live(tx: Db, source_kind: str, source_id: str) -> Payout | None:
     return _maybe(
         tx.one(
             f"SELECT {_COLUMNS} FROM payouts WHERE source_kind = :kind AND source_id = :source"
-            " AND state <> 'failed' ORDER BY created_at DESC, id DESC LIMIT 1",
+            " AND state <> :failed ORDER BY created_at DESC, id DESC LIMIT 1",
             kind=source_kind,
             source=source_id,
+            **_STATES,
         )
     )
-
-
-def of_source(tx: Db, source_kind: str, source_id: str, *, limit: int = 50) -> list[Payout]:
-    rows = tx.all(
-        f"SELECT {_COLUMNS} FROM payouts WHERE source_kind = :kind AND source_id = :source"
-        " ORDER BY created_at DESC, id DESC LIMIT :limit",
-        kind=source_kind,
-        source=source_id,
-        limit=limit,
-    )
-    return [_payout(row) for row in rows]
 
 
 def pending_before(tx: Db, cutoff: datetime, *, limit: int) -> list[Payout]:
     """Pending payouts written before ``cutoff``, oldest first."""
     rows = tx.all(
-        f"SELECT {_COLUMNS} FROM payouts WHERE state = 'pending' AND created_at < :cutoff"
+        f"SELECT {_COLUMNS} FROM payouts WHERE state = :pending AND created_at < :cutoff"
         " ORDER BY created_at, id LIMIT :limit",
         cutoff=cutoff,
+        **_STATES,
         limit=limit,
     )
     return [_payout(row) for row in rows]
@@ -155,9 +133,10 @@ def mark_paid(
     """Flip pending → paid. Returns the row only for the one caller that flipped it."""
     return _maybe(
         tx.one(
-            "UPDATE payouts SET state = 'paid', fee_sats = :fee, fee_charged_sats = :charged,"
+            "UPDATE payouts SET state = :paid, fee_sats = :fee, fee_charged_sats = :charged,"
             " preimage = :pre, settled_at = now(), updated_at = now()"
-            f" WHERE payment_hash = :h AND state = 'pending' RETURNING {_COLUMNS}",
+            f" WHERE payment_hash = :h AND state = :pending RETURNING {_COLUMNS}",
+            **_STATES,
             h=payment_hash,
             fee=fee_sats,
             charged=fee_charged_sats,
@@ -170,8 +149,9 @@ def mark_failed(tx: Db, payment_hash: str) -> Payout | None:
     """Flip pending → failed. Returns the row only for the one caller that flipped it."""
     return _maybe(
         tx.one(
-            "UPDATE payouts SET state = 'failed', settled_at = now(), updated_at = now()"
-            f" WHERE payment_hash = :h AND state = 'pending' RETURNING {_COLUMNS}",
+            "UPDATE payouts SET state = :failed, settled_at = now(), updated_at = now()"
+            f" WHERE payment_hash = :h AND state = :pending RETURNING {_COLUMNS}",
+            **_STATES,
             h=payment_hash,
         )
     )

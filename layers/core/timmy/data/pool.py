@@ -20,12 +20,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from timmy.data import identities
-from timmy.data.identities import TrustRules
+from timmy.data.identities import TrustRules, TrustTier
 from timmy.db.connection import Db
 
-_DAY = "interval '1 day'"
+
+class Serve(StrEnum):
+    """The free tier's decision for a request: it pays for all of it, part of it, or none."""
+
+    FREE = "free"  # the pool covers the whole estimate (debited at decision time)
+    PARTIAL = "partial"  # the pool covers part of it (reserved when the rest is paid)
+    GATE = "gate"  # the caller pays everything
 
 
 @dataclass(frozen=True)
@@ -55,12 +62,12 @@ def balance(tx: Db) -> int | None:
     return None if value is None else int(value)
 
 
-def _budget_params(budgets: dict[str, int], rules: TrustRules) -> dict[str, object]:
+def _budget_params(budgets: dict[TrustTier, int], rules: TrustRules) -> dict[str, object]:
     return {
-        "b_new": budgets.get("new", 0),
-        "b_established": budgets.get("established", 0),
-        "b_trusted": budgets.get("trusted", 0),
-        "b_elite": budgets.get("elite", 0),
+        "b_new": budgets.get(TrustTier.NEW, 0),
+        "b_established": budgets.get(TrustTier.ESTABLISHED, 0),
+        "b_trusted": budgets.get(TrustTier.TRUSTED, 0),
+        "b_elite": budgets.get(TrustTier.ELITE, 0),
         **identities.rule_params(rules),
     }
 
@@ -69,17 +76,16 @@ def _identity_columns() -> str:
     """The identity's daily budget (by its decayed tier) and today's absorbed sats."""
     return f"""
         CASE {identities.decayed_tier_sql()}
-             WHEN 'elite' THEN CAST(:b_elite AS bigint)
-             WHEN 'trusted' THEN CAST(:b_trusted AS bigint)
-             WHEN 'established' THEN CAST(:b_established AS bigint)
+             WHEN CAST(:tier_elite AS text) THEN CAST(:b_elite AS bigint)
+             WHEN CAST(:tier_trusted AS text) THEN CAST(:b_trusted AS bigint)
+             WHEN CAST(:tier_established AS text) THEN CAST(:b_established AS bigint)
              ELSE CAST(:b_new AS bigint) END AS budget,
-        CAST(:now AS timestamptz) - absorbed_reset_at >= {_DAY} AS new_day,
-        CASE WHEN CAST(:now AS timestamptz) - absorbed_reset_at >= {_DAY} THEN 0
-             ELSE sats_absorbed_today END AS today"""
+        {identities.NEW_ABSORBING_DAY} AS new_day,
+        {identities.ABSORBED_TODAY} AS today"""
 
 
 def snapshot(
-    tx: Db, *, pubkey: str, budgets: dict[str, int], rules: TrustRules, now: datetime
+    tx: Db, *, pubkey: str, budgets: dict[TrustTier, int], rules: TrustRules, now: datetime
 ) -> Reservation | None:
     """What a reservation would see now, changing nothing (``debited`` is always 0).
 
@@ -103,7 +109,7 @@ def reserve(
     *,
     pubkey: str,
     requested: int,
-    budgets: dict[str, int],
+    budgets: dict[TrustTier, int],
     rules: TrustRules,
     whole: bool,
     now: datetime,
@@ -176,10 +182,9 @@ def release(tx: Db, *, pubkey: str | None, sats: int, now: datetime) -> int:
     if pubkey is not None:
         tx.execute(
             "UPDATE nostr_identities SET"
-            " sats_absorbed_today = CASE WHEN CAST(:now AS timestamptz) - absorbed_reset_at"
-            f" < {_DAY} THEN GREATEST(sats_absorbed_today - :n, 0)"
-            " ELSE sats_absorbed_today END, updated_at = CAST(:now AS timestamptz)"
-            " WHERE pubkey = :pk",
+            f" sats_absorbed_today = CASE WHEN {identities.NEW_ABSORBING_DAY}"
+            " THEN sats_absorbed_today ELSE GREATEST(sats_absorbed_today - :n, 0) END,"
+            " updated_at = CAST(:now AS timestamptz) WHERE pubkey = :pk",
             pk=pubkey,
             n=sats,
             now=now,
@@ -222,7 +227,3 @@ def insert_grant(
             after=pool_balance_after,
         )
     )
-
-
-def grants_total(tx: Db) -> int:
-    return int(tx.scalar("SELECT COALESCE(SUM(sats_absorbed), 0) FROM free_tier_grants"))

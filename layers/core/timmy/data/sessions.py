@@ -11,9 +11,97 @@ reservation statement takes the last two in).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
+from timmy.data.pool import Serve
 from timmy.db.connection import Db, Row
+
+
+class SessionState(StrEnum):
+    """A session's state, derived from its deadlines, payments and balance."""
+
+    # Never stored: see migration 0004.
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    EXPIRED = "expired"
+
+
+class RequestState(StrEnum):
+    """A session request's stored state (``session_requests.state``)."""
+
+    RESERVED = "reserved"  # its estimate is held while the AI works
+    COMPLETE = "complete"  # settled: charged_sats debited, the rest returned
+    FAILED = "failed"  # everything returned
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A session row with its deadlines derived as of the database clock (``checked_at``)."""
+
+    id: str
+    nostr_pubkey: str | None
+    deposit_sats: int
+    deposit_payment_hash: str
+    pending_topup_hash: str | None
+    balance_sats: int
+    absorbed_sats: int
+    paid_at: datetime | None
+    lifetime_ends_at: datetime | None
+    last_activity_at: datetime | None
+    expires_at: datetime | None  # the earlier of the lifetime's end and the idle deadline
+    expired: bool  # paid, and past one of its deadlines
+    created_at: datetime
+    checked_at: datetime  # the database's now() when the row was read
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    id: str
+    session_id: str
+    state: RequestState
+    model: str
+    btc_price_usd: Decimal
+    estimated_input_tokens: int
+    estimated_output_tokens: int
+    estimate_sats: int
+    reserved_sats: int
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_sats: int | None
+    charged_sats: int | None
+    absorbed_sats: int
+    free_tier: Serve
+    pool_reserved_sats: int
+    error_code: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Row) -> SessionRequest:
+        return cls(
+            **{**row, "state": RequestState(row["state"]), "free_tier": Serve(row["free_tier"])}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRequest:
+    """A reserved request's holds, and whose identity its pool reservation counts against."""
+
+    id: str
+    session_id: str
+    reserved_sats: int
+    pool_reserved_sats: int
+    nostr_pubkey: str | None
+
 
 # A paid session is alive while now() is before both deadlines; :idle is in seconds.
 _IDLE_DEADLINE = "s.last_activity_at + :idle * interval '1 second'"
@@ -54,14 +142,15 @@ def insert(
     )
 
 
-def get(tx: Db, session_id: str, *, idle_seconds: int, for_update: bool = False) -> Row | None:
+def get(tx: Db, session_id: str, *, idle_seconds: int, for_update: bool = False) -> Session | None:
     """The session with its derived ``expires_at`` and ``expired`` (as of the database clock)."""
     lock = " FOR UPDATE OF s" if for_update else ""
-    return tx.one(
+    row = tx.one(
         f"SELECT {_COLUMNS} FROM sessions s WHERE s.id = :id{lock}",
         id=session_id,
         idle=idle_seconds,
     )
+    return None if row is None else Session(**row)
 
 
 def credit_deposit(tx: Db, session_id: str, *, amount_sats: int, lifetime_seconds: int) -> bool:
@@ -191,7 +280,7 @@ def insert_request(
     estimated_output_tokens: int,
     estimate_sats: int,
     reserved_sats: int,
-    free_tier: str = "gate",
+    free_tier: Serve = Serve.GATE,
     pool_reserved_sats: int = 0,
 ) -> None:
     tx.execute(
@@ -208,7 +297,7 @@ def insert_request(
         est_out=estimated_output_tokens,
         estimate=estimate_sats,
         reserved=reserved_sats,
-        free_tier=free_tier,
+        free_tier=Serve(free_tier).value,
         pool_reserved=pool_reserved_sats,
     )
 
@@ -222,13 +311,15 @@ def complete_request(
     cost_sats: int,
     charged_sats: int,
     absorbed_sats: int,
-) -> Row | None:
-    """Settle a reserved request. Returns the row only for the one caller that settled it."""
-    return tx.one(
-        "UPDATE session_requests SET state = 'complete', input_tokens = :input,"
+) -> SessionRequest | None:
+    """Settle a reserved request. Returns it only for the one caller that settled it."""
+    row = tx.one(
+        "UPDATE session_requests SET state = :complete, input_tokens = :input,"
         " output_tokens = :output, cost_sats = :cost, charged_sats = :charged,"
         " absorbed_sats = :absorbed, finished_at = now()"
-        f" WHERE id = :id AND state = 'reserved' RETURNING {_REQUEST_COLUMNS}",
+        f" WHERE id = :id AND state = :reserved RETURNING {_REQUEST_COLUMNS}",
+        complete=RequestState.COMPLETE.value,
+        reserved=RequestState.RESERVED.value,
         id=request_id,
         input=input_tokens,
         output=output_tokens,
@@ -236,35 +327,33 @@ def complete_request(
         charged=charged_sats,
         absorbed=absorbed_sats,
     )
+    return None if row is None else SessionRequest.of(row)
 
 
-def fail_request(tx: Db, request_id: str, *, error_code: str) -> Row | None:
-    """Mark a reserved request failed. Returns the row only for the one caller that did it."""
-    return tx.one(
-        "UPDATE session_requests SET state = 'failed', error_code = :code, finished_at = now()"
-        f" WHERE id = :id AND state = 'reserved' RETURNING {_REQUEST_COLUMNS}",
+def fail_request(tx: Db, request_id: str, *, error_code: str) -> SessionRequest | None:
+    """Mark a reserved request failed. Returns it only for the one caller that did it."""
+    row = tx.one(
+        "UPDATE session_requests SET state = :failed, error_code = :code, finished_at = now()"
+        f" WHERE id = :id AND state = :reserved RETURNING {_REQUEST_COLUMNS}",
+        failed=RequestState.FAILED.value,
+        reserved=RequestState.RESERVED.value,
         id=request_id,
         code=error_code,
     )
+    return None if row is None else SessionRequest.of(row)
 
 
-def requests_of(tx: Db, session_id: str) -> list[Row]:
-    return tx.all(
-        f"SELECT {_REQUEST_COLUMNS} FROM session_requests WHERE session_id = :sid"
-        " ORDER BY created_at, id",
-        sid=session_id,
-    )
-
-
-def abandoned_requests(tx: Db, *, older_than_seconds: int, limit: int) -> list[Row]:
+def abandoned_requests(tx: Db, *, older_than_seconds: int, limit: int) -> list[HeldRequest]:
     """Requests still holding their estimate long after any Lambda running them has ended."""
-    return tx.all(
+    rows = tx.all(
         "SELECT r.id::text AS id, r.session_id::text AS session_id, r.reserved_sats,"
         " r.pool_reserved_sats, s.nostr_pubkey FROM session_requests r"
         " JOIN sessions s ON s.id = r.session_id"
-        " WHERE r.state = 'reserved'"
+        " WHERE r.state = :reserved"
         " AND r.created_at < now() - CAST(:age AS integer) * interval '1 second'"
         " ORDER BY r.created_at LIMIT :limit",
+        reserved=RequestState.RESERVED.value,
         age=older_than_seconds,
         limit=limit,
     )
+    return [HeldRequest(**row) for row in rows]

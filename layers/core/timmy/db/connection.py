@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from timmy.settings import CoreSettings, core
+from timmy.settings import CoreSettings, core, read_secret_json
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,7 @@ def _aws_kwargs(settings: CoreSettings) -> dict[str, Any]:
             DBHostname=settings.db_host, Port=settings.db_port, DBUsername=settings.db_user
         )
     elif settings.db_secret_arn:
-        import json
-
-        from aws_lambda_powertools.utilities import parameters
-
-        secret = json.loads(str(parameters.get_secret(settings.db_secret_arn, max_age=300)))
+        secret = read_secret_json(settings.db_secret_arn, variable="DB_SECRET_ARN")
         kwargs["user"] = secret.get("username", settings.db_user)
         kwargs["password"] = secret["password"]
     return kwargs

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from timmy import freetier, quote
+from timmy.data.identities import TrustTier
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Estimate:
     btc_price_usd: Decimal
     input_tokens: int
     output_tokens: int
-    trust_tier: str
+    trust_tier: TrustTier
     free_tier: freetier.Decision | None
     pool: freetier.PoolStatus
 
@@ -29,9 +30,9 @@ def estimate(request: str, pubkey: str | None) -> Estimate:
     quote.validate_request_text(request)
     priced = quote.estimate(request)
     decision = None
-    tier = "anonymous"
+    tier = TrustTier.ANONYMOUS
     if pubkey is not None:
-        from timmy.identity import tier_of
+        from timmy.identity.service import tier_of
 
         tier = tier_of(pubkey)
         decision = freetier.decide_dry_run(pubkey, priced.sats)

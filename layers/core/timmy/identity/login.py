@@ -113,12 +113,12 @@ def verify_signed_challenge(
     if not _NONCE_RE.fullmatch(nonce):
         raise UnknownNonce(_NOT_A_NONCE)
     with transaction() as tx:
-        row = data.consume_challenge_and_sight(
+        found = data.consume_challenge_and_sight(
             tx, nonce, pubkey=event.pubkey, now=at, rules=config.rules
         )
-        if row is None:
+        if found is None:
             raise _why_not_consumable(data.get_challenge(tx, nonce))
-    return _login(identity.TrustProfile.from_row(row, now=at, config=config), at)
+    return _login(identity.TrustProfile.of(found, config), at)
 
 
 def verify_http_auth(
@@ -152,12 +152,12 @@ def verify_http_auth(
     forget_after = datetime.fromtimestamp(event.created_at + window + 1, UTC)
     with transaction() as tx:
         data.purge_auth_events(tx, expired_before=at)
-        row = data.claim_auth_event_and_sight(
+        found = data.claim_auth_event_and_sight(
             tx, event.id, pubkey=event.pubkey, forget_after=forget_after, now=at, rules=config.rules
         )
-    if row is None:
+    if found is None:
         raise ReplayedEvent("This NIP-98 event was already used; sign a new one.")
-    return _login(identity.TrustProfile.from_row(row, now=at, config=config), at)
+    return _login(identity.TrustProfile.of(found, config), at)
 
 
 def log_in(
@@ -221,10 +221,10 @@ def _is_nostr_scheme(authorization: str | None) -> bool:
     return authorization.strip().partition(" ")[0].lower() == nip98.SCHEME
 
 
-def _why_not_consumable(challenge: dict[str, Any] | None) -> Unauthorized:
+def _why_not_consumable(challenge: data.Challenge | None) -> Unauthorized:
     if challenge is None:
         return UnknownNonce(_NOT_A_NONCE)
-    if challenge["used_at"] is not None:
+    if challenge.used_at is not None:
         return NonceUsed("This challenge was already used; request a new one.")
     return NonceExpired("This challenge has expired; request a new one.")
 

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from decimal import Decimal
-from typing import Any, Self
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from timmy.data.identities import TrustRules
-from timmy.errors import TimmyError
-from timmy.settings import EnvSettings, bool_from_env, load, require_server_secret
-
-# Only ever used when DEV_MODE is on or the stage is "local" (see ``token_secret``).
-_DEV_SERVER_SECRET = b"timmy-dev-server-secret-not-for-production"
-_TOKEN_KEY_LABEL = b"timmy/nostr-token"
-
-
-class IdentityConfigurationError(TimmyError):
-    """The deployment is missing something identity needs (never the caller's fault)."""
-
-    status = 500
-    code = "configuration_error"
+from timmy.server_secret import KeyLabel, derive_key
+from timmy.settings import EnvSettings, load
 
 
 class IdentitySettings(EnvSettings):
-    stage: str = "dev"
-    dev_mode: bool = False
-    server_secret: SecretStr = SecretStr("")
-
     identity_challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     nostr_token_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
     nostr_event_max_age_seconds: int = Field(default=300, ge=5, le=3600)
@@ -48,11 +31,6 @@ class IdentitySettings(EnvSettings):
     trust_decay_after_days: int = Field(default=30, ge=1, le=3650)
     trust_decay_pct: Decimal = Field(default=Decimal(10), ge=0, le=100)
 
-    @field_validator("dev_mode", mode="before")
-    @classmethod
-    def _parse_bool(cls, value: Any) -> bool:
-        return bool_from_env(value)
-
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if not (
@@ -63,7 +41,6 @@ class IdentitySettings(EnvSettings):
             raise ValueError(
                 "TRUST_THRESHOLD_ESTABLISHED < TRUST_THRESHOLD_TRUSTED < TRUST_THRESHOLD_ELITE"
             )
-        require_server_secret(self.server_secret, dev_key_allowed=self.allows_dev_secret)
         return self
 
     @property
@@ -78,25 +55,11 @@ class IdentitySettings(EnvSettings):
             max_points_per_day=self.trust_max_points_per_day,
         )
 
-    @property
-    def allows_dev_secret(self) -> bool:
-        return self.dev_mode or self.stage == "local"
-
 
 def settings() -> IdentitySettings:
     return load(IdentitySettings)
 
 
-def token_secret(config: IdentitySettings | None = None) -> bytes:
+def token_secret() -> bytes:
     """The nostr_token HMAC key, derived from SERVER_SECRET for this purpose only."""
-    config = config or settings()
-    server_secret = config.server_secret.get_secret_value().encode()
-    if not server_secret:
-        if not config.allows_dev_secret:
-            raise IdentityConfigurationError(
-                "SERVER_SECRET is not configured; identity tokens cannot be issued or checked."
-            )
-        server_secret = _DEV_SERVER_SECRET
-    elif len(server_secret) < 16:
-        raise IdentityConfigurationError("SERVER_SECRET must be at least 16 characters.")
-    return hmac.new(server_secret, _TOKEN_KEY_LABEL, hashlib.sha256).digest()
+    return derive_key(KeyLabel.NOSTR_TOKEN)

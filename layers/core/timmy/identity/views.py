@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from timmy.api import ErrorEnvelope
-from timmy.identity import Tier, TrustProfile
+from timmy.data.identities import TrustTier
 from timmy.identity.login import Challenge, Login
+from timmy.identity.service import TrustProfile
 
 
 class ChallengeOut(BaseModel):
@@ -23,14 +24,14 @@ class ChallengeOut(BaseModel):
 
 class TrustOut(BaseModel):
     score: int
-    tier: Tier
+    tier: TrustTier
     interaction_count: int
     success_count: int
     failure_count: int
     sats_absorbed_today: int
     last_seen: datetime
     created_at: datetime
-    next_tier: Tier | None = Field(description="The tier above this one (null at the top).")
+    next_tier: TrustTier | None = Field(description="The tier above this one (null at the top).")
     next_tier_score: int | None = Field(description="The score that reaches next_tier.")
 
     @classmethod
@@ -51,7 +52,7 @@ class TrustOut(BaseModel):
 
 class ProfileOut(BaseModel):
     pubkey: str
-    trust_tier: Tier
+    trust_tier: TrustTier
     trust: TrustOut
 
     @classmethod
@@ -63,7 +64,7 @@ class LoginOut(BaseModel):
     nostr_token: str = Field(description="Send as header X-Nostr-Token (or body nostr_token).")
     expires_at: datetime = Field(description="When nostr_token stops being accepted.")
     pubkey: str
-    trust_tier: Tier
+    trust_tier: TrustTier
     trust: TrustOut
 
     @classmethod

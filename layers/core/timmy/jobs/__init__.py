@@ -14,10 +14,3 @@ The free tier's part of the work (``timmy.jobs.charging``) is decided when the w
 The ``jobs`` row is the single source of truth (``timmy.data.jobs``); HTTP handlers use
 :mod:`timmy.jobs.service`, the workflow's Lambda steps use :mod:`timmy.jobs.workflow`.
 """
-
-from __future__ import annotations
-
-from typing import Final
-
-# Purpose of both of a job's invoices in the platform's invoices table (owner_id = job id).
-INVOICE_PURPOSE: Final = "job"

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from timmy import freetier, pricing
-from timmy.db.connection import Row
 from timmy.freetier import Serve
 from timmy.quote import Quote
 
@@ -35,18 +34,18 @@ class WorkCharge:
     absorb_sats: int  # free: debited from the pool already; partial: advisory; gate: 0
 
 
-def work_charge(job: Row, quote: Quote) -> WorkCharge:
-    """The charge for ``job``'s work (``job`` names the caller: ``nostr_pubkey``).
+def work_charge(pubkey: str | None, quote: Quote) -> WorkCharge:
+    """The charge for the work of a job of the caller ``pubkey`` (None: anonymous).
 
     Side effect on ``free``: the pool is debited for ``absorb_sats`` before this returns.
     """
     estimate = quote.sats
-    decision = freetier.decide(job.get("nostr_pubkey"), estimate)
-    if decision.serve == "free":
-        return WorkCharge(estimate, 0, "free", decision.absorb_sats)
-    if decision.serve == "partial":
-        return WorkCharge(estimate, decision.charge_sats, "partial", decision.absorb_sats)
-    return WorkCharge(estimate, max(MIN_WORK_CHARGE_SATS, estimate), "gate", 0)
+    decision = freetier.decide(pubkey, estimate)
+    if decision.serve == Serve.FREE:
+        return WorkCharge(estimate, 0, Serve.FREE, decision.absorb_sats)
+    if decision.serve == Serve.PARTIAL:
+        return WorkCharge(estimate, decision.charge_sats, Serve.PARTIAL, decision.absorb_sats)
+    return WorkCharge(estimate, max(MIN_WORK_CHARGE_SATS, estimate), Serve.GATE, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timmy.errors import Conflict, NotFound, TimmyError, UpstreamUnavailable
+from timmy.errors import Conflict, NotFound, UpstreamUnavailable
 
 
 class JobNotFound(NotFound):
@@ -31,10 +31,3 @@ class JobStateError(Conflict):
 
 class WorkflowUnavailable(UpstreamUnavailable):
     code = "workflow_unavailable"
-
-
-class JobConfigurationError(TimmyError):
-    """The deployment lacks something jobs need (never the caller's fault)."""
-
-    status = 500
-    code = "configuration_error"

@@ -16,12 +16,15 @@ from typing import Final
 
 from timmy.data import jobs as data
 from timmy.data import payouts
+from timmy.data.jobs import JobState
 from timmy.data.payouts import PayoutState
 from timmy.db.connection import Db
 from timmy.jobs.errors import AlreadyRefunded, JobNotFound, NothingRefundable, RefundInProgress
 from timmy.payouts.errors import AmountMismatch
 
 KIND: Final = "job_refund"
+# Where something can be owed back (a rejected or expired job owes nothing).
+_REFUNDABLE_STATES: Final = frozenset({JobState.COMPLETE, JobState.FAILED})
 
 
 class JobRefundSource:
@@ -39,8 +42,8 @@ class JobRefundSource:
             raise RefundInProgress(
                 "This job's refund is being paid; check the job for its outcome."
             )
-        refundable = int(job["refundable_sats"])
-        if job["state"] not in ("complete", "failed") or refundable <= 0:
+        refundable = job.refundable_sats
+        if job.state not in _REFUNDABLE_STATES or refundable <= 0:
             raise NothingRefundable("Nothing is refundable for this job.")
         if amount_sats != refundable:
             raise AmountMismatch(
@@ -57,7 +60,7 @@ class JobRefundSource:
         job = data.get(tx, source_id)
         if job is None or payouts.latest_live(tx, KIND, source_id) is not None:
             return 0
-        return int(job["refundable_sats"])
+        return job.refundable_sats
 
 
 JOB_REFUND: Final = JobRefundSource()

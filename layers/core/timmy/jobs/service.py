@@ -10,13 +10,23 @@ from timmy import identity, orchestrator, payments
 from timmy.data import invoices
 from timmy.data import jobs as data
 from timmy.data import payouts as payouts_data
+from timmy.data.invoices import PaymentPurpose
+from timmy.data.jobs import JobState
 from timmy.data.payouts import PayoutState
-from timmy.db.connection import Row, transaction
-from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
-from timmy.jobs import INVOICE_PURPOSE, refunds
-from timmy.jobs.errors import JobConfigurationError, JobNotFound, WorkflowUnavailable
+from timmy.db.connection import transaction
+from timmy.errors import ConfigurationError, UpstreamBadGateway, UpstreamUnavailable
+from timmy.jobs import refunds
+from timmy.jobs.errors import JobNotFound, WorkflowUnavailable
 from timmy.jobs.settings import job_settings
-from timmy.jobs.views import InvoiceOut, JobCreated, JobRefunded, JobView, job_view, refund_of
+from timmy.jobs.views import (
+    InvoiceOut,
+    JobCreated,
+    JobRefunded,
+    JobView,
+    RefundState,
+    job_view,
+    refund_of,
+)
 from timmy.lightning.types import PaymentFailed
 from timmy.observability import log_ref
 from timmy.payouts import service as payouts
@@ -53,7 +63,7 @@ def create_job(request: str, *, header_token: str | None, body_token: str | None
     pubkey = identity.caller(header_token, body_token)
     machine_arn = job_settings().job_state_machine_arn
     if not machine_arn:
-        raise JobConfigurationError("JOB_STATE_MACHINE_ARN is not configured.")
+        raise ConfigurationError("JOB_STATE_MACHINE_ARN is not set")
     fee = pricing_settings().eval_fee_sats
     job_id = str(uuid.uuid4())
 
@@ -61,7 +71,7 @@ def create_job(request: str, *, header_token: str | None, body_token: str | None
     with transaction() as tx:
         if pubkey is not None:
             identity.ensure_identity(tx, pubkey)
-        invoice = payments.record_invoice(tx, created, purpose=INVOICE_PURPOSE, owner_id=job_id)
+        invoice = payments.record_invoice(tx, created, purpose=PaymentPurpose.JOB, owner_id=job_id)
         data.insert(
             tx,
             job_id=job_id,
@@ -73,7 +83,7 @@ def create_job(request: str, *, header_token: str | None, body_token: str | None
     _start_workflow(machine_arn, job_id, created.payment_hash)
     return JobCreated(
         job_id=job_id,
-        state="awaiting_eval_payment",
+        state=JobState.AWAITING_EVAL_PAYMENT,
         eval_invoice=InvoiceOut.of(invoice),
         trust_tier=identity.tier_of(pubkey),
     )
@@ -101,14 +111,6 @@ def _start_workflow(machine_arn: str, job_id: str, eval_payment_hash: str) -> No
 # ----------------------------------------------------------------------------------- read
 
 
-def _pending_payment_hash(job: Row) -> str | None:
-    if job["state"] == "awaiting_eval_payment":
-        return str(job["eval_payment_hash"])
-    if job["state"] == "awaiting_work_payment" and job["work_payment_hash"]:
-        return str(job["work_payment_hash"])
-    return None
-
-
 def get_job(raw_job_id: str) -> JobView:
     """The job as its state allows. While it awaits a payment, the invoice is checked with the
     Lightning backend first: a paid invoice moves the job on and resumes its workflow (once,
@@ -118,7 +120,7 @@ def get_job(raw_job_id: str) -> JobView:
         job = data.get(tx, job_id)
     if job is None:
         raise JobNotFound("No job with that id.")
-    pending = _pending_payment_hash(job)
+    pending = job.awaited_payment_hash
     if pending is not None:
         try:
             payments.confirm_payment(pending)
@@ -128,10 +130,10 @@ def get_job(raw_job_id: str) -> JobView:
     with transaction() as tx:
         job = data.get(tx, job_id)
         assert job is not None  # jobs are never deleted once their workflow runs
-        pending = _pending_payment_hash(job)
+        pending = job.awaited_payment_hash
         invoice = invoices.get(tx, pending) if pending is not None else None
         refund = payouts_data.latest_live(tx, refunds.KIND, job_id)
-    return job_view(job, identity.tier_of(job["nostr_pubkey"]), invoice, refund)
+    return job_view(job, identity.tier_of(job.nostr_pubkey), invoice, refund)
 
 
 # --------------------------------------------------------------------------------- refund
@@ -165,12 +167,12 @@ def refund_job(raw_job_id: str, bolt11: str) -> JobRefunded:
         raise PaymentFailed(
             "The refund payment failed and nothing was paid; claim it again with a new invoice."
         )
-    refund = refund_of(payout, int(job["refundable_sats"]))
+    refund = refund_of(payout, job.refundable_sats)
     assert refund is not None
     logger.info("job refund %s", refund.state, extra={"job_ref": log_ref(job_id)})
     return JobRefunded(
         job_id=job_id,
-        refunded=refund.state == "sent",
+        refunded=refund.state == RefundState.SENT,
         refund=refund,
-        trust_tier=identity.tier_of(job["nostr_pubkey"]),
+        trust_tier=identity.tier_of(job.nostr_pubkey),
     )

@@ -8,25 +8,15 @@ what the free tier does for the job once its work is priced.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from timmy.data import invoices
+from timmy.data.invoices import Invoice
+from timmy.data.jobs import Job, JobState
 from timmy.data.payouts import Payout, PayoutState
-from timmy.db.connection import Row
-
-JobState = Literal[
-    "awaiting_eval_payment",
-    "evaluating",
-    "rejected",
-    "awaiting_work_payment",
-    "executing",
-    "complete",
-    "failed",
-    "expired",
-]
 
 
 class InvoiceOut(BaseModel):
@@ -36,13 +26,13 @@ class InvoiceOut(BaseModel):
     expires_at: datetime
 
     @classmethod
-    def of(cls, row: Row) -> InvoiceOut:
-        return cls.model_validate(invoices.public_view(row))
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls.model_validate(invoice, from_attributes=True)
 
 
 class JobCreated(BaseModel):
     job_id: str
-    state: Literal["awaiting_eval_payment"]
+    state: Literal[JobState.AWAITING_EVAL_PAYMENT]
     eval_invoice: InvoiceOut = Field(
         description="Pay this fixed fee to have the request evaluated."
     )
@@ -75,8 +65,13 @@ class JobError(BaseModel):
     message: str
 
 
+class RefundState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+
+
 class RefundOut(BaseModel):
-    state: Literal["pending", "sent"] = Field(
+    state: RefundState = Field(
         description="pending: being paid, or its outcome is not known yet (a scheduled"
         " reconciler asks the node and settles it); sent: paid out. A refund whose payment"
         " failed is not shown: it can be claimed again with a new invoice."
@@ -128,26 +123,22 @@ class JobRefunded(BaseModel):
 def _tokens(inp: int | None, out: int | None) -> TokenCounts | None:
     if inp is None or out is None:
         return None
-    return TokenCounts(input_tokens=int(inp), output_tokens=int(out))
+    return TokenCounts(input_tokens=inp, output_tokens=out)
 
 
-def _optional_int(value: object) -> int | None:
-    return None if value is None else int(str(value))
-
-
-def costs_of(job: Row) -> JobCosts:
-    btc = job["btc_price_usd"]
+def costs_of(job: Job) -> JobCosts:
+    btc = job.btc_price_usd
     return JobCosts(
-        eval_fee_sats=int(job["eval_fee_sats"]),
-        eval_paid_sats=int(job["eval_paid_sats"]),
-        model=job["model"],
+        eval_fee_sats=job.eval_fee_sats,
+        eval_paid_sats=job.eval_paid_sats,
+        model=job.model,
         btc_price_usd=None if btc is None else float(btc),
-        estimated_tokens=_tokens(job["estimate_input_tokens"], job["estimate_output_tokens"]),
-        work_estimate_sats=_optional_int(job["work_estimate_sats"]),
-        work_charge_sats=_optional_int(job["work_charge_sats"]),
-        work_paid_sats=int(job["work_paid_sats"]),
-        used_tokens=_tokens(job["input_tokens"], job["output_tokens"]),
-        actual_cost_sats=_optional_int(job["actual_cost_sats"]),
+        estimated_tokens=_tokens(job.estimate_input_tokens, job.estimate_output_tokens),
+        work_estimate_sats=job.work_estimate_sats,
+        work_charge_sats=job.work_charge_sats,
+        work_paid_sats=job.work_paid_sats,
+        used_tokens=_tokens(job.input_tokens, job.output_tokens),
+        actual_cost_sats=job.actual_cost_sats,
     )
 
 
@@ -156,38 +147,38 @@ def refund_of(payout: Payout | None, refundable_sats: int) -> RefundOut | None:
     if payout is None or payout.state == PayoutState.FAILED:
         return None
     return RefundOut(
-        state="sent" if payout.state == PayoutState.PAID else "pending",
+        state=RefundState.SENT if payout.state == PayoutState.PAID else RefundState.PENDING,
         amount_sats=refundable_sats,
         payment_hash=payout.payment_hash,
     )
 
 
 def job_view(
-    job: Row, trust_tier: str, pending_invoice: Row | None = None, refund: Payout | None = None
+    job: Job, trust_tier: str, pending_invoice: Invoice | None = None, refund: Payout | None = None
 ) -> JobView:
     """The caller's view of ``job``; ``pending_invoice`` is the invoice it waits on, if any,
     ``refund`` its live refund payout."""
-    state = job["state"]
+    state = job.state
     shown = InvoiceOut.of(pending_invoice) if pending_invoice is not None else None
-    ended = state in ("rejected", "complete", "failed", "expired")
+    ended = job.ended
     error = None
-    if state == "failed":
-        error = JobError(code=job["error_code"] or "failed", message=job["error_message"] or "")
+    if state == JobState.FAILED:
+        error = JobError(code=job.error_code or "failed", message=job.error_message or "")
     return JobView(
-        job_id=job["id"],
+        job_id=job.id,
         state=state,
         trust_tier=trust_tier,
-        eval_invoice=shown if state == "awaiting_eval_payment" else None,
-        work_invoice=shown if state == "awaiting_work_payment" else None,
-        reason=job["reason"] if state == "rejected" else None,
-        result=job["result"] if state == "complete" else None,
+        eval_invoice=shown if state == JobState.AWAITING_EVAL_PAYMENT else None,
+        work_invoice=shown if state == JobState.AWAITING_WORK_PAYMENT else None,
+        reason=job.reason if state == JobState.REJECTED else None,
+        result=job.result if state == JobState.COMPLETE else None,
         error=error,
         costs=costs_of(job),
-        free_tier=job["free_tier_serve"] in ("free", "partial"),
-        absorbed_sats=int(job["absorbed_sats"]),
-        refundable_sats=int(job["refundable_sats"]) if ended else None,
+        free_tier=job.free_tier_granted,
+        absorbed_sats=job.absorbed_sats,
+        refundable_sats=job.refundable_sats if ended else None,
         refunded=(refund is not None and refund.state == PayoutState.PAID) if ended else None,
-        refund=refund_of(refund, int(job["refundable_sats"])),
-        created_at=job["created_at"],
-        updated_at=job["updated_at"],
+        refund=refund_of(refund, job.refundable_sats),
+        created_at=job.created_at,
+        updated_at=job.updated_at,
     )

@@ -35,8 +35,10 @@ from timmy import ai, freetier, identity, payments, quote
 from timmy.ai import agent
 from timmy.data import invoices
 from timmy.data import jobs as data
-from timmy.db.connection import Db, Row, transaction
-from timmy.jobs import INVOICE_PURPOSE
+from timmy.data.invoices import Invoice, PaymentPurpose
+from timmy.data.jobs import Job, JobState
+from timmy.db.connection import Db, transaction
+from timmy.freetier import Serve
 from timmy.jobs.charging import WorkCharge, settle_work, work_charge
 from timmy.jobs.errors import JobNotFound, JobStateError
 from timmy.observability import log_ref
@@ -66,49 +68,48 @@ _INTERNAL_FAILURE: Final = ("internal_error", "The job could not be completed.")
 _NUL: Final = "\x00"
 
 
-def _load(tx: Db, job_id: str) -> Row:
+def _load(tx: Db, job_id: str) -> Job:
     job = data.get(tx, job_id)
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     return job
 
 
-def _read(job_id: str) -> Row:
+def _read(job_id: str) -> Job:
     with transaction() as tx:
         return _load(tx, job_id)
 
 
-def _unexpected(job: Row, step: str) -> JobStateError:
-    return JobStateError(f"job {job['id']} is {job['state']}; {step} cannot run")
+def _unexpected(job: Job, step: str) -> JobStateError:
+    return JobStateError(f"job {job.id} is {job.state}; {step} cannot run")
 
 
 # --------------------------------------------------------------------------- on-paid hook
 
 
-def on_invoice_paid(tx: Db, invoice: Row) -> None:
-    """Registered in ``timmy.payments.ON_PAID_HANDLERS``: runs inside the invoice's one
-    pending → paid transaction, so the money and the job's new state commit together.
+def on_invoice_paid(tx: Db, invoice: Invoice) -> None:
+    """The on-paid handler of ``PaymentPurpose.JOB`` (``timmy.payments``): runs inside the
+    invoice's one pending → paid transaction, so the money and the job's new state commit together.
 
     A partial job's grant is reserved here, at payment and not at invoice (an unpaid invoice
     must never hold pool sats): the pool is debited for as much of the advised part as the
     caller's day and the pool still allow, and the job holds what was really debited.
     """
-    payment_hash = str(invoice["payment_hash"])
-    job = data.record_payment(
-        tx, str(invoice["owner_id"]), payment_hash, int(invoice["amount_sats"])
-    )
+    payment_hash = invoice.payment_hash
+    job = data.record_payment(tx, invoice.owner_id, payment_hash, invoice.amount_sats)
     if (
         job is None
-        or job["free_tier_serve"] != "partial"
-        or job["work_payment_hash"] != payment_hash
-        or job["state"] != "executing"
-        or job["pool_reserved_at"] is not None
+        or job.free_tier_serve != Serve.PARTIAL
+        or job.work_payment_hash != payment_hash
+        or job.state != JobState.EXECUTING
+        or job.pool_reserved_at is not None
+        or job.nostr_pubkey is None  # the free tier serves identified callers only
     ):
         return
-    reserved = freetier.reserve_partial_grant(int(job["absorbed_sats"]), job["nostr_pubkey"], tx=tx)
-    if data.record_partial_reservation(tx, str(job["id"]), reserved_sats=reserved) is None:
+    reserved = freetier.reserve_partial_grant(job.absorbed_sats, job.nostr_pubkey, tx=tx)
+    if data.record_partial_reservation(tx, job.id, reserved_sats=reserved) is None:
         # The row is locked by record_payment above: this cannot happen; roll it all back.
-        raise JobStateError(f"job {job['id']}: the partial grant could not be stored")
+        raise JobStateError(f"job {job.id}: the partial grant could not be stored")
 
 
 # --------------------------------------------------------------------------------- steps
@@ -117,11 +118,11 @@ def on_invoice_paid(tx: Db, invoice: Row) -> None:
 def evaluate(job_id: str) -> bool:
     """Ask the AI whether to take the paid-for request; a rejection ends the job."""
     job = _read(job_id)
-    if job["eval_accepted"] is not None:
-        return bool(job["eval_accepted"])
-    if job["state"] != "evaluating":
+    if job.eval_accepted is not None:
+        return bool(job.eval_accepted)
+    if job.state != JobState.EVALUATING:
         raise _unexpected(job, "evaluate")
-    evaluation = agent.evaluate(ai.provider(), job["request"])
+    evaluation = agent.evaluate(ai.provider(), job.request)
     with transaction() as tx:
         stored = data.record_evaluation(
             tx,
@@ -131,29 +132,29 @@ def evaluate(job_id: str) -> bool:
             input_tokens=evaluation.usage.input_tokens,
             output_tokens=evaluation.usage.output_tokens,
         ) or _load(tx, job_id)
-    if stored["eval_accepted"] is None:
+    if stored.eval_accepted is None:
         raise _unexpected(stored, "evaluate")
-    return bool(stored["eval_accepted"])
+    return bool(stored.eval_accepted)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkPricing:
-    serve: str  # the free tier's decision: free, partial or gate
+    serve: Serve  # the free tier's decision: free, partial or gate
     payment_hash: str | None  # the work invoice (None when free: there is none)
     charge_sats: int
 
     @classmethod
-    def of(cls, job: Row) -> WorkPricing:
-        hash_ = job["work_payment_hash"]
+    def of(cls, job: Job) -> WorkPricing:
+        assert job.work_charge_sats is not None  # priced
         return cls(
-            serve=str(job["free_tier_serve"] or "gate"),
-            payment_hash=None if hash_ is None else str(hash_),
-            charge_sats=int(job["work_charge_sats"]),
+            serve=job.free_tier_serve or Serve.GATE,
+            payment_hash=job.work_payment_hash,
+            charge_sats=job.work_charge_sats,
         )
 
 
-def _priced(job: Row) -> bool:
-    return job["free_tier_serve"] is not None or job["work_payment_hash"] is not None
+def _priced(job: Job) -> bool:
+    return job.free_tier_serve is not None or job.work_payment_hash is not None
 
 
 def price_work(job_id: str) -> WorkPricing:
@@ -162,15 +163,15 @@ def price_work(job_id: str) -> WorkPricing:
     job = _read(job_id)
     if _priced(job):
         return WorkPricing.of(job)
-    if job["state"] != "evaluating" or not job["eval_accepted"]:
+    if job.state != JobState.EVALUATING or not job.eval_accepted:
         raise _unexpected(job, "price_work")
-    priced = quote.estimate(job["request"])
-    charge = work_charge(job, priced)
-    if charge.serve == "free":
+    priced = quote.estimate(job.request)
+    charge = work_charge(job.nostr_pubkey, priced)
+    if charge.serve == Serve.FREE:
         return _store_free_work(job, priced, charge)
     created = payments.request_invoice(charge.charge_sats, f"Timmy job {job_id}: work")
     with transaction() as tx:
-        payments.record_invoice(tx, created, purpose=INVOICE_PURPOSE, owner_id=job_id)
+        payments.record_invoice(tx, created, purpose=PaymentPurpose.JOB, owner_id=job_id)
         stored = data.record_work_invoice(
             tx,
             job_id,
@@ -189,16 +190,17 @@ def price_work(job_id: str) -> WorkPricing:
     return WorkPricing.of(stored)
 
 
-def _store_free_work(job: Row, priced: quote.Quote, charge: WorkCharge) -> WorkPricing:
+def _store_free_work(job: Job, priced: quote.Quote, charge: WorkCharge) -> WorkPricing:
     """Store a free decision on the job. The decision already debited the pool (``decide`` runs
     in its own transaction), so unless the job took the reservation (the store failed, or a
     concurrent run priced the job first) it goes straight back to the pool."""
-    job_id = str(job["id"])
+    job_id = job.id
 
     def give_back() -> None:
-        _release(charge.absorb_sats, job["nostr_pubkey"], f"job {job_id}: free decision not stored")
+        assert job.nostr_pubkey is not None  # a free decision is an identified caller's
+        _release(charge.absorb_sats, job.nostr_pubkey, f"job {job_id}: free decision not stored")
 
-    stored: Row | None = None
+    stored: Job | None = None
     try:
         with transaction() as tx:
             stored = data.record_free_work(
@@ -214,7 +216,7 @@ def _store_free_work(job: Row, priced: quote.Quote, charge: WorkCharge) -> WorkP
             current = stored or _load(tx, job_id)
     except BaseException:
         # Rolled back, or the COMMIT itself failed: then the row says whether it landed.
-        if stored is None or _read(job_id)["pool_reserved_at"] is None:
+        if stored is None or _read(job_id).pool_reserved_at is None:
             give_back()
         raise
     if stored is None:
@@ -228,12 +230,12 @@ def _store_free_work(job: Row, priced: quote.Quote, charge: WorkCharge) -> WorkP
 def execute(job_id: str) -> None:
     """Do the paid-for work and store the result with its real token usage."""
     job = _read(job_id)
-    if job["result"] is not None:
+    if job.result is not None:
         return
-    if job["state"] != "executing":
+    if job.state != JobState.EXECUTING or job.estimate_output_tokens is None:
         raise _unexpected(job, "execute")
     # The priced output estimate caps the output: usage cannot run past what was paid for.
-    outcome = agent.work(ai.provider(), job["request"], int(job["estimate_output_tokens"]))
+    outcome = agent.work(ai.provider(), job.request, job.estimate_output_tokens)
     with transaction() as tx:
         data.record_result(
             tx,
@@ -249,6 +251,11 @@ class Settlement:
     actual_cost_sats: int
     refundable_sats: int
 
+    @classmethod
+    def of(cls, job: Job) -> Settlement:
+        assert job.actual_cost_sats is not None  # complete
+        return cls(job.actual_cost_sats, job.refundable_sats)
+
 
 def settle(job_id: str) -> Settlement:
     """Price the real usage at the quoted BTC price and split it between the free tier's
@@ -256,16 +263,21 @@ def settle(job_id: str) -> Settlement:
     beyond their part becomes refundable. In the same transaction: the grant is recorded (the
     over-reservation returned to the pool) and a paid job credits the pool."""
     job = _read(job_id)
-    if job["state"] == "complete":
-        return Settlement(int(job["actual_cost_sats"]), int(job["refundable_sats"]))
-    if job["state"] != "executing" or job["result"] is None:
+    if job.state == JobState.COMPLETE:
+        return Settlement.of(job)
+    if (
+        job.state != JobState.EXECUTING
+        or job.result is None
+        or job.input_tokens is None
+        or job.output_tokens is None
+        or job.model is None
+        or job.btc_price_usd is None
+    ):
         raise _unexpected(job, "settle")
-    actual = quote.actual(
-        int(job["input_tokens"]), int(job["output_tokens"]), job["model"], job["btc_price_usd"]
-    )
-    paid = int(job["work_paid_sats"])
+    actual = quote.actual(job.input_tokens, job.output_tokens, job.model, job.btc_price_usd)
+    paid = job.work_paid_sats
     # Fixed while executing: only this step and fail() change it, both leaving executing.
-    reserved = int(job["pool_reserved_sats"])
+    reserved = job.pool_reserved_sats
     split = settle_work(paid, actual, reserved)
     with transaction() as tx:
         stored = data.settle(
@@ -278,10 +290,11 @@ def settle(job_id: str) -> Settlement:
         )
         if stored is not None:  # this call completed the job: the pool's side, once
             if reserved > 0:
-                data.lock_caller(tx, job["nostr_pubkey"])
+                assert job.nostr_pubkey is not None  # the pool serves identified callers
+                data.lock_caller(tx, job.nostr_pubkey)
                 freetier.record_grant(
-                    job["nostr_pubkey"],
-                    freetier.request_hash(job["request"]),
+                    job.nostr_pubkey,
+                    freetier.request_hash(job.request),
                     split.absorbed_sats,
                     reserved,
                     tx=tx,
@@ -289,12 +302,12 @@ def settle(job_id: str) -> Settlement:
             freetier.credit(paid, tx=tx)  # a free job paid nothing: credits nothing
         else:
             stored = _load(tx, job_id)
-    if stored["state"] != "complete":
+    if stored.state != JobState.COMPLETE:
         raise _unexpected(stored, "settle")
-    return Settlement(int(stored["actual_cost_sats"]), int(stored["refundable_sats"]))
+    return Settlement.of(stored)
 
 
-def _end_releasing(tx: Db, job_id: str, end: Callable[[], Row | None], reason: str) -> Row | None:
+def _end_releasing(tx: Db, job_id: str, end: Callable[[], Job | None], reason: str) -> Job | None:
     """End the job with ``end`` (a conditional update that zeroes ``pool_reserved_sats``) and
     give back to the pool what it held for the job, in this transaction: the locked read and
     the state change make the release happen once however often the step runs."""
@@ -302,9 +315,9 @@ def _end_releasing(tx: Db, job_id: str, end: Callable[[], Row | None], reason: s
     if locked is None:
         raise JobNotFound(f"no job {job_id}")
     ended = end()
-    held = int(locked["pool_reserved_sats"])
-    if ended is not None and held > 0:
-        _release(held, locked["nostr_pubkey"], reason, tx=tx)
+    held = locked.pool_reserved_sats
+    if ended is not None and held > 0 and locked.nostr_pubkey is not None:
+        _release(held, locked.nostr_pubkey, reason, tx=tx)
     return ended
 
 
@@ -319,13 +332,13 @@ def _release(sats: int, pubkey: str, reason: str, *, tx: Db | None = None) -> No
     freetier.release_reservation(sats, pubkey, reason, tx=tx)
 
 
-def expire(job_id: str) -> str:
+def expire(job_id: str) -> JobState:
     """An invoice was not paid in time: the job ends as expired."""
     with transaction() as tx:
         stored = _end_releasing(
             tx, job_id, lambda: data.expire(tx, job_id), f"job {job_id} expired"
         ) or _load(tx, job_id)
-    return str(stored["state"])
+    return stored.state
 
 
 def public_failure(error_name: str | None) -> tuple[str, str]:
@@ -333,7 +346,7 @@ def public_failure(error_name: str | None) -> tuple[str, str]:
     return _PUBLIC_FAILURES.get(error_name or "", _INTERNAL_FAILURE)
 
 
-def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
+def fail(job_id: str, error_name: str | None, cause: str | None) -> Job:
     """End the job as failed; everything paid for it becomes refundable, and whatever the pool
     held for it (a free or a paid partial job's reservation) is released, once.
 
@@ -347,7 +360,7 @@ def fail(job_id: str, error_name: str | None, cause: str | None) -> Row:
     )
     with transaction() as tx:
         job = _load(tx, job_id)
-        for payment_hash in (job["eval_payment_hash"], job["work_payment_hash"]):
+        for payment_hash in (job.eval_payment_hash, job.work_payment_hash):
             if payment_hash is not None:
                 invoices.mark_expired(tx, payment_hash)
         failed = _end_releasing(
@@ -368,10 +381,10 @@ def record_trust(job_id: str) -> bool:
         if claim is None:
             _load(tx, job_id)  # an unknown job is an error, a recorded one is not
             return False
-    pubkey = claim["nostr_pubkey"]
+    pubkey = claim.nostr_pubkey
     try:
-        if claim["state"] == "complete":
-            identity.record_success(pubkey, paid_sats=int(claim["paid_sats"]))
+        if claim.state == JobState.COMPLETE:
+            identity.record_success(pubkey, paid_sats=claim.paid_sats)
         else:
             identity.record_failure(pubkey)
     except Exception:

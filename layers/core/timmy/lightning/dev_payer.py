@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Self
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import SecretStr, model_validator
 
 from timmy.data import invoices
+from timmy.data.invoices import InvoiceState
 from timmy.db.connection import transaction
 from timmy.errors import BadRequest, NotFound
 from timmy.lightning import backend
 from timmy.lightning.types import PaymentFailed, PaymentState
 from timmy.payments import ConfirmResult, confirm_payment
-from timmy.settings import EnvSettings, bool_from_env, load
+from timmy.settings import EnvBool, EnvSettings, load
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DevPayerSettings(EnvSettings):
-    dev_mode: bool = False
+    dev_mode: EnvBool = False
     lnbits_url: str = ""
     lnbits_api_key: SecretStr = SecretStr("")
     # Admin key of a *second* LNbits wallet: FakeWallet only pays invoices of its own
     # instance, paid from another wallet, as a customer would.
     lnbits_dev_payer_key: SecretStr = SecretStr("")
-
-    @field_validator("dev_mode", mode="before")
-    @classmethod
-    def _parse_bool(cls, value: Any) -> bool:
-        return bool_from_env(value)
 
     @model_validator(mode="after")
     def _payer_with_lnbits(self) -> Self:
@@ -63,13 +59,13 @@ def pay_own_invoice(payment_hash: str) -> ConfirmResult:
 
         assert isinstance(ln, StubBackend)
         ln.mark_paid(payment_hash)
-    elif invoice["state"] == "pending":
+    elif invoice.state == InvoiceState.PENDING:
         from timmy.lightning.lnbits import LNbitsBackend
 
         settings = load(DevPayerSettings)
         assert isinstance(ln, LNbitsBackend)
         payer_key = settings.lnbits_dev_payer_key.get_secret_value()
         payer = LNbitsBackend(ln.url, payer_key, payer_key)
-        if payer.pay(str(invoice["payment_request"])).state == PaymentState.FAILED:
+        if payer.pay(invoice.payment_request).state == PaymentState.FAILED:
             raise PaymentFailed("The dev payer wallet could not pay the invoice.")
     return confirm_payment(payment_hash)

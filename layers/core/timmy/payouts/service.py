@@ -64,7 +64,7 @@ class PayoutOutcome:
         else:
             fee = 0
         return PayoutAnswer(
-            status=payout.state.value,
+            status=payout.state,
             payment_hash=payout.payment_hash,
             amount_sats=payout.amount_sats,
             fee_sats=fee,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
-PayoutStatus = Literal["paid", "pending", "failed"]
+from timmy.data.payouts import PayoutState
 
 
 class PayoutAnswer(BaseModel):
-    status: PayoutStatus = Field(
+    status: PayoutState = Field(
         description=(
             "paid: settled. pending: the node's answer is not known yet; a scheduled reconciler"
             " asks it and settles the payout (paid: the unused fee reserve comes back; failed:"

@@ -25,7 +25,8 @@ from uuid import UUID
 from timmy import payments
 from timmy.bootstrap import steps
 from timmy.data import bootstrap as data
-from timmy.db.connection import Row, transaction
+from timmy.data.bootstrap import BootstrapJob, BootstrapState, UnfinishedBootstrapJob
+from timmy.db.connection import transaction
 from timmy.provisioning import provisioning_settings
 from timmy.reconcile.executions import Liveness, liveness
 from timmy.reconcile.runner import reconcile_each
@@ -49,42 +50,43 @@ def reconcile_bootstrap_jobs(now: datetime) -> tuple[int, int]:
         )
     return reconcile_each(
         candidates,
-        lambda row: reconcile_bootstrap_job(row, now),
+        lambda candidate: reconcile_bootstrap_job(candidate, now),
         what="a bootstrap job",
-        item_id=lambda row: row["id"],
+        item_id=lambda candidate: candidate.job.id,
     )
 
 
-def reconcile_bootstrap_job(row: Row, now: datetime) -> bool:
+def reconcile_bootstrap_job(candidate: UnfinishedBootstrapJob, now: datetime) -> bool:
     """True when this call ended the job (read by :func:`timmy.data.bootstrap.unfinished`)."""
-    expires_at: datetime = row["invoice_expires_at"]
-    awaiting = row["state"] == "awaiting_payment"
+    row = candidate.job
+    expires_at = candidate.invoice_expires_at
+    awaiting = row.state == BootstrapState.AWAITING_PAYMENT
     if awaiting and expires_at > now:
         return False  # still payable
     verdict = liveness(
-        row["execution_arn"],
+        row.execution_arn,
         state_machine_arn=provisioning_settings().bootstrap_state_machine_arn,
-        name=row["id"],
-        quiet_since=max(row["updated_at"], expires_at) if awaiting else row["updated_at"],
+        name=row.id,
+        quiet_since=max(row.updated_at, expires_at) if awaiting else row.updated_at,
         now=now,
         stuck_after_seconds=reconcile_settings().reconcile_stuck_after_seconds,
     )
     if verdict is Liveness.ALIVE:
         return False
-    job_id = UUID(row["id"])
+    job_id = UUID(row.id)
     with transaction() as tx:
         claimed = data.claim_for_reconcile(
             tx,
             job_id,
-            state=row["state"],
-            updated_at=row["updated_at"],
+            state=row.state,
+            updated_at=row.updated_at,
             lease_seconds=CLAIM_LEASE_SECONDS,
         )
     if claimed is None:
         return False  # moved meanwhile, or another reconciler holds it
     logger.warning(
         "reconciling a bootstrap job",
-        extra={"job_id": row["id"], "state": row["state"], "execution": str(verdict)},
+        extra={"job_id": row.id, "state": str(row.state), "execution": str(verdict)},
     )
     try:
         return _end(job_id, row, f"execution {verdict}")
@@ -94,19 +96,19 @@ def reconcile_bootstrap_job(row: Row, now: datetime) -> bool:
         raise
 
 
-def _end(job_id: UUID, row: Row, cause: str) -> bool:
+def _end(job_id: UUID, row: BootstrapJob, cause: str) -> bool:
     if (
-        row["state"] == "awaiting_payment"
-        and not payments.confirm_payment(str(row["payment_hash"])).paid
+        row.state == BootstrapState.AWAITING_PAYMENT
+        and not payments.confirm_payment(row.payment_hash).paid
     ):
-        payments.expire_invoice(str(row["payment_hash"]))
+        payments.expire_invoice(row.payment_hash)
         ended = steps.record_failure(
             job_id,
             steps.INVOICE_EXPIRED,
             "the invoice was not paid before it expired",
             {"complete": True, "removed": []},
         )
-        return ended["state"] == "failed"
+        return ended["state"] == BootstrapState.FAILED
     return _clean_up_and_fail(job_id, cause)
 
 
@@ -120,4 +122,4 @@ def _clean_up_and_fail(job_id: UUID, cause: str) -> bool:
         logger.exception("bootstrap cleanup failed", extra={"job_id": str(job_id)})
         cleanup = {"complete": False, "Error": type(error).__name__, "Cause": str(error)[:500]}
     ended = steps.record_failure(job_id, steps.WORKFLOW_LOST, cause, cleanup)
-    return ended["state"] == "failed"
+    return ended["state"] == BootstrapState.FAILED

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 
 from timmy import payments
 from timmy.data import jobs as data
-from timmy.db.connection import Row, transaction
+from timmy.data.jobs import AWAITING_PAYMENT_STATES, Job, JobState, UnfinishedJob
+from timmy.db.connection import transaction
 from timmy.jobs import workflow
 from timmy.jobs.settings import job_settings
 from timmy.reconcile.executions import Liveness, liveness
@@ -34,8 +35,6 @@ from timmy.reconcile.settings import CLAIM_LEASE_SECONDS, reconcile_settings
 
 logger = logging.getLogger(__name__)
 
-AWAITING = frozenset({"awaiting_eval_payment", "awaiting_work_payment"})
-TERMINAL = frozenset(data.TERMINAL_STATES)
 WORKFLOW_LOST = "WorkflowLost"
 
 
@@ -48,20 +47,20 @@ def reconcile_jobs(now: datetime) -> tuple[int, int]:
             tx, quiet_before=quiet_before, limit=settings.reconcile_batch_size
         )
     return reconcile_each(
-        candidates, lambda row: reconcile_job(row, now), what="a job", item_id=lambda row: row["id"]
+        candidates, lambda row: reconcile_job(row, now), what="a job", item_id=lambda row: row.id
     )
 
 
-def reconcile_job(row: Row, now: datetime) -> bool:
+def reconcile_job(row: UnfinishedJob, now: datetime) -> bool:
     """True when this call ended the job (read by :func:`timmy.data.jobs.unfinished`)."""
-    expires_at: datetime | None = row["invoice_expires_at"]
-    if row["state"] in AWAITING and expires_at is not None and expires_at > now:
+    expires_at = row.invoice_expires_at
+    if row.state in AWAITING_PAYMENT_STATES and expires_at is not None and expires_at > now:
         return False  # still payable: a live workflow waits for it, a lost one must too
-    quiet_since = max(row["updated_at"], expires_at) if expires_at else row["updated_at"]
+    quiet_since = max(row.updated_at, expires_at) if expires_at else row.updated_at
     verdict = liveness(
-        row["execution_arn"],
+        row.execution_arn,
         state_machine_arn=job_settings().job_state_machine_arn,
-        name=row["id"],
+        name=row.id,
         quiet_since=quiet_since,
         now=now,
         stuck_after_seconds=reconcile_settings().reconcile_stuck_after_seconds,
@@ -71,37 +70,37 @@ def reconcile_job(row: Row, now: datetime) -> bool:
     with transaction() as tx:
         claimed = data.claim_for_reconcile(
             tx,
-            row["id"],
-            state=row["state"],
-            updated_at=row["updated_at"],
+            row.id,
+            state=row.state,
+            updated_at=row.updated_at,
             lease_seconds=CLAIM_LEASE_SECONDS,
         )
     if claimed is None:
         return False  # moved meanwhile, or another reconciler holds it
     logger.warning(
         "reconciling a job",
-        extra={"job_id": row["id"], "state": row["state"], "execution": str(verdict)},
+        extra={"job_id": row.id, "state": str(row.state), "execution": str(verdict)},
     )
     try:
-        return _end(claimed, row["awaited_payment_hash"], f"execution {verdict}")
+        return _end(claimed, row.awaited_payment_hash, f"execution {verdict}")
     except BaseException:
         with transaction() as tx:
-            data.release_reconcile_claim(tx, row["id"])
+            data.release_reconcile_claim(tx, row.id)
         raise
 
 
-def _end(job: Row, awaited_payment_hash: str | None, cause: str) -> bool:
-    job_id = str(job["id"])
-    if job["state"] in AWAITING and awaited_payment_hash is not None:
+def _end(job: Job, awaited_payment_hash: str | None, cause: str) -> bool:
+    job_id = job.id
+    if job.state in AWAITING_PAYMENT_STATES and awaited_payment_hash is not None:
         # The backend has the last word on an expired invoice; UpstreamUnavailable leaves the
         # job for the next run (expiring a paid invoice would strand the payment).
         if not payments.confirm_payment(awaited_payment_hash).paid:
             payments.expire_invoice(awaited_payment_hash)
-            return workflow.expire(job_id) == "expired"
+            return workflow.expire(job_id) == JobState.EXPIRED
         job = _current(job_id)  # paid after all: the on-paid hook moved it on
-    if job["state"] in TERMINAL:
+    if job.ended:
         return False
-    if job["state"] == "executing" and job["result"] is not None:
+    if job.state == JobState.EXECUTING and job.result is not None:
         try:
             workflow.settle(job_id)
         except Exception:  # settling is the better end; failing is the safe one
@@ -109,7 +108,7 @@ def _end(job: Row, awaited_payment_hash: str | None, cause: str) -> bool:
         else:
             _record_trust(job_id)
             return True
-    if str(workflow.fail(job_id, WORKFLOW_LOST, cause)["state"]) != "failed":
+    if workflow.fail(job_id, WORKFLOW_LOST, cause).state != JobState.FAILED:
         return False
     with transaction() as tx:
         # Marked as counted, uncounted: a stuck execution that wakes up later and reaches
@@ -118,7 +117,7 @@ def _end(job: Row, awaited_payment_hash: str | None, cause: str) -> bool:
     return True
 
 
-def _current(job_id: str) -> Row:
+def _current(job_id: str) -> Job:
     with transaction() as tx:
         row = data.get(tx, job_id)
     assert row is not None  # jobs are never deleted once their workflow started

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 
 from timmy import macaroons
-from timmy.sessions.errors import MissingMacaroon, SessionConfigurationError
-from timmy.sessions.settings import SessionSettings, session_settings
-
-# Only ever used when DEV_MODE is on or the stage is "local" (see ``macaroon_secret``).
-_DEV_SERVER_SECRET = b"timmy-dev-server-secret-not-for-production"
-_MACAROON_KEY_LABEL = b"timmy/session-macaroon"
-_MIN_SERVER_SECRET_CHARS = 16
+from timmy.server_secret import KeyLabel, derive_key
+from timmy.sessions.errors import MissingMacaroon
 
 
-def macaroon_secret(config: SessionSettings | None = None) -> bytes:
-    """The session macaroons' server secret, derived from SERVER_SECRET for this purpose only."""
-    config = config or session_settings()
-    server_secret = config.server_secret.get_secret_value().encode()
-    if not server_secret:
-        if not config.allows_dev_secret:
-            raise SessionConfigurationError(
-                "SERVER_SECRET is not configured; session macaroons cannot be minted or checked."
-            )
-        server_secret = _DEV_SERVER_SECRET
-    elif len(server_secret) < _MIN_SERVER_SECRET_CHARS:
-        raise SessionConfigurationError("SERVER_SECRET must be at least 16 characters.")
-    return hmac.new(server_secret, _MACAROON_KEY_LABEL, hashlib.sha256).digest()
+def macaroon_secret() -> bytes:
+    """The session macaroons' key, derived from SERVER_SECRET for this purpose only."""
+    return derive_key(KeyLabel.SESSION_MACAROON)
 
 
 def mint(session_id: str, expires_at: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from timmy.errors import BadRequest, Conflict, NotFound, PaymentRequired, TimmyError, Unauthorized
+from timmy.errors import BadRequest, Conflict, NotFound, PaymentRequired, Unauthorized
 
 if TYPE_CHECKING:
     from timmy.sessions.views import SessionInvoice
@@ -50,10 +50,3 @@ class TopupPending(Conflict):
     def __init__(self, message: str, *, invoice: SessionInvoice) -> None:
         super().__init__(message)
         self.invoice = invoice
-
-
-class SessionConfigurationError(TimmyError):
-    """The deployment lacks something sessions need (never the caller's fault)."""
-
-    status = 500
-    code = "configuration_error"

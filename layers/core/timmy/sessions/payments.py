@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 
 from timmy.data import sessions as data
-from timmy.db.connection import Db, Row
+from timmy.data.invoices import Invoice
+from timmy.db.connection import Db
 from timmy.observability import log_ref
 from timmy.sessions.settings import session_settings
 
 logger = logging.getLogger(__name__)
 
 
-def on_deposit_paid(tx: Db, invoice: Row) -> None:
-    session_id = str(invoice["owner_id"])
+def on_deposit_paid(tx: Db, invoice: Invoice) -> None:
+    session_id = invoice.owner_id
     credited = data.credit_deposit(
         tx,
         session_id,
-        amount_sats=int(invoice["amount_sats"]),
+        amount_sats=invoice.amount_sats,
         lifetime_seconds=session_settings().session_lifetime_seconds,
     )
     if not credited:  # only possible if the row was tampered with: keep the payment visible
@@ -32,13 +33,13 @@ def on_deposit_paid(tx: Db, invoice: Row) -> None:
         )
 
 
-def on_topup_paid(tx: Db, invoice: Row) -> None:
-    session_id = str(invoice["owner_id"])
+def on_topup_paid(tx: Db, invoice: Invoice) -> None:
+    session_id = invoice.owner_id
     credited = data.credit_topup(
         tx,
         session_id,
-        payment_hash=str(invoice["payment_hash"]),
-        amount_sats=int(invoice["amount_sats"]),
+        payment_hash=invoice.payment_hash,
+        amount_sats=invoice.amount_sats,
         idle_seconds=session_settings().session_idle_seconds,
     )
     if not credited:

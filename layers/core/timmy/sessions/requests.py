@@ -95,8 +95,8 @@ def run_request(raw_session_id: str, authorization: str | None, text: str) -> Se
     row = load(session_id, settings)
     auth.authorize(authorization, session_id)
     text = quote.validate_request_text(text)
-    _refuse_unusable(row["paid_at"] is not None, bool(row["expired"]))
-    pubkey: str | None = row["nostr_pubkey"]
+    _refuse_unusable(row.paid, row.expired)
+    pubkey = row.nostr_pubkey
 
     priced = quote.estimate(text)
     estimate_sats = max(priced.sats, settings.session_min_request_sats)
@@ -167,7 +167,7 @@ def _hold(
                 tx, session_id, request_id, pubkey, priced, estimate_sats, decision, settings
             )
     except BaseException:
-        if decision.serve == "free" and pubkey is not None:
+        if decision.serve == freetier.Serve.FREE and pubkey is not None:
             with transaction() as tx:
                 _return_to_pool(tx, pubkey, decision.absorb_sats, "request refused before work")
         raise
@@ -183,11 +183,11 @@ def _take(
     decision: freetier.Decision,
     settings: SessionSettings,
 ) -> Hold:
-    pool_sats = decision.absorb_sats if decision.serve == "free" else 0
+    pool_sats = decision.absorb_sats if decision.serve == freetier.Serve.FREE else 0
     caller_sats = estimate_sats - decision.absorb_sats
     _take_from_balance(tx, session_id, caller_sats, estimate_sats, settings)
     serve = decision.serve
-    if decision.serve == "partial":
+    if decision.serve == freetier.Serve.PARTIAL:
         assert pubkey is not None, "only an identity is ever granted anything"
         # Taken after the caller's part is held, so a caller who cannot pay never moves the
         # pool; inside this transaction, so a refusal below gives the grant back too.
@@ -200,7 +200,7 @@ def _take(
             )
             caller_sats += shortfall
         if pool_sats == 0:
-            serve = "gate"
+            serve = freetier.Serve.GATE
     data.insert_request(
         tx,
         request_id=request_id,
@@ -242,12 +242,12 @@ def _take_from_balance(
     current = data.get(tx, session_id, idle_seconds=settings.session_idle_seconds)
     if current is None:
         raise SessionNotFound("No session has this id.")
-    _refuse_unusable(current["paid_at"] is not None, bool(current["expired"]))
+    _refuse_unusable(current.paid, current.expired)
     needed = already_held + amount_sats
     covered = estimate_sats - needed
     share = f" (the free tier covers the other {covered})" if covered else ""
     raise InsufficientBalance(
-        f"The balance ({int(current['balance_sats']) + already_held} sats) cannot cover this"
+        f"The balance ({current.balance_sats + already_held} sats) cannot cover this"
         f" request's estimate: {needed} sats are yours to hold{share}; top the session up."
     )
 
@@ -287,14 +287,12 @@ def release_abandoned_holds(*, limit: int = 100) -> int:
     with transaction() as tx:
         stale = data.abandoned_requests(tx, older_than_seconds=timeout, limit=limit)
     released = 0
-    for row in stale:
+    for held in stale:
         with transaction() as tx:
-            if data.fail_request(tx, row["id"], error_code="abandoned") is None:
+            if data.fail_request(tx, held.id, error_code="abandoned") is None:
                 continue  # settled or failed meanwhile
-            data.give_back(tx, row["session_id"], amount_sats=int(row["reserved_sats"]))
-            _return_to_pool(
-                tx, row["nostr_pubkey"], int(row["pool_reserved_sats"]), "request abandoned"
-            )
+            data.give_back(tx, held.session_id, amount_sats=held.reserved_sats)
+            _return_to_pool(tx, held.nostr_pubkey, held.pool_reserved_sats, "request abandoned")
         released += 1
     if released:
         logger.warning("released abandoned session holds", extra={"count": released})

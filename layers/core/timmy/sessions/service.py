@@ -10,7 +10,9 @@ from datetime import datetime
 from timmy import identity, payments
 from timmy.data import invoices
 from timmy.data import sessions as data
-from timmy.db.connection import Db, Row, transaction
+from timmy.data.invoices import Invoice, InvoiceState, PaymentPurpose
+from timmy.data.sessions import Session, SessionState
+from timmy.db.connection import Db, transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.observability import log_ref
 from timmy.payouts.service import max_payout
@@ -26,15 +28,14 @@ from timmy.sessions.settings import SessionSettings, session_settings
 from timmy.sessions.views import (
     SessionCreated,
     SessionInvoice,
-    SessionState,
     SessionTopup,
     SessionView,
 )
 
 logger = logging.getLogger(__name__)
 
-PURPOSE_DEPOSIT = "session_deposit"
-PURPOSE_TOPUP = "session_topup"
+PURPOSE_DEPOSIT = PaymentPurpose.SESSION_DEPOSIT
+PURPOSE_TOPUP = PaymentPurpose.SESSION_TOPUP
 
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -64,7 +65,7 @@ def create_session(
     check_amount(amount_sats, settings)
     pubkey = identity.caller(header_token, body_token)
     # A deployment that cannot mint macaroons must not take deposits it could never serve.
-    auth.macaroon_secret(settings)
+    auth.macaroon_secret()
     session_id = str(uuid.uuid4())
     created = payments.request_invoice(amount_sats, f"Timmy session deposit ({amount_sats} sats)")
     with transaction() as tx:
@@ -89,12 +90,12 @@ def create_session(
 # --- read ----------------------------------------------------------------------------------
 
 
-def load(session_id: str, settings: SessionSettings) -> Row:
+def load(session_id: str, settings: SessionSettings) -> Session:
     with transaction() as tx:
-        row = data.get(tx, session_id, idle_seconds=settings.session_idle_seconds)
-    if row is None:
+        session = data.get(tx, session_id, idle_seconds=settings.session_idle_seconds)
+    if session is None:
         raise SessionNotFound("No session has this id.")
-    return row
+    return session
 
 
 def get_session(raw_session_id: str) -> SessionView:
@@ -106,22 +107,22 @@ def get_session(raw_session_id: str) -> SessionView:
     return view(row, settings)
 
 
-def poll_payments(row: Row) -> bool:
+def poll_payments(row: Session) -> bool:
     """Confirm the session's pending deposit or top-up with the backend (the polling path).
 
     Returns True when a payment was confirmed. An unreachable backend leaves everything as it
     was: the caller sees the current state and polls again.
     """
     hashes = []
-    if row["paid_at"] is None:
-        hashes.append(str(row["deposit_payment_hash"]))
-    if row["pending_topup_hash"] is not None:
-        hashes.append(str(row["pending_topup_hash"]))
+    if not row.paid:
+        hashes.append(row.deposit_payment_hash)
+    if row.pending_topup_hash is not None:
+        hashes.append(row.pending_topup_hash)
     confirmed = False
     for payment_hash in hashes:
         with transaction() as tx:
             invoice = invoices.get(tx, payment_hash)
-        if invoice is None or invoice["state"] != "pending":
+        if invoice is None or invoice.state != InvoiceState.PENDING:
             continue
         try:
             confirmed |= payments.confirm_payment(payment_hash).paid
@@ -130,63 +131,66 @@ def poll_payments(row: Row) -> bool:
     return confirmed
 
 
-def state_of(row: Row, deposit_invoice: Row | None, settings: SessionSettings) -> SessionState:
-    if row["paid_at"] is None:
+def state_of(
+    row: Session, deposit_invoice: Invoice | None, settings: SessionSettings
+) -> SessionState:
+    if not row.paid:
         if deposit_invoice is None or _lapsed(deposit_invoice, row):
-            return "expired"
-        return "awaiting_payment"
-    if row["expired"]:
-        return "expired"
-    if int(row["balance_sats"]) < settings.session_min_request_sats:
-        return "paused"
-    return "active"
+            return SessionState.EXPIRED
+        return SessionState.AWAITING_PAYMENT
+    if row.expired:
+        return SessionState.EXPIRED
+    if row.balance_sats < settings.session_min_request_sats:
+        return SessionState.PAUSED
+    return SessionState.ACTIVE
 
 
-def view(row: Row, settings: SessionSettings) -> SessionView:
+def view(row: Session, settings: SessionSettings) -> SessionView:
     with transaction() as tx:
-        deposit = invoices.get(tx, str(row["deposit_payment_hash"]))
+        deposit = invoices.get(tx, row.deposit_payment_hash)
         topup = pending_topup(tx, row)
     state = state_of(row, deposit, settings)
     macaroon = None
-    balance = int(row["balance_sats"])
-    if state in ("active", "paused"):
-        macaroon = auth.mint(str(row["id"]), int(row["lifetime_ends_at"].timestamp()))
-    unpaid_deposit = deposit if state == "awaiting_payment" else None
-    live_topup = topup if state != "expired" else None
+    balance = row.balance_sats
+    if state in (SessionState.ACTIVE, SessionState.PAUSED):
+        assert row.lifetime_ends_at is not None  # set when the deposit was paid
+        macaroon = auth.mint(row.id, int(row.lifetime_ends_at.timestamp()))
+    unpaid_deposit = deposit if state == SessionState.AWAITING_PAYMENT else None
+    live_topup = topup if state != SessionState.EXPIRED else None
     return SessionView(
-        session_id=str(row["id"]),
+        session_id=row.id,
         state=state,
         balance_sats=balance,
         withdrawable_sats=max_payout(balance),
-        absorbed_sats=int(row["absorbed_sats"]),
-        deposit_sats=int(row["deposit_sats"]),
+        absorbed_sats=row.absorbed_sats,
+        deposit_sats=row.deposit_sats,
         min_request_sats=settings.session_min_request_sats,
         invoice=None if unpaid_deposit is None else SessionInvoice.of(unpaid_deposit),
         pending_topup=None if live_topup is None else SessionInvoice.of(live_topup),
         macaroon=macaroon,
-        trust_tier=identity.tier_of(row["nostr_pubkey"]),
-        expires_at=row["expires_at"] if row["paid_at"] is not None else _expiry_of(deposit),
-        created_at=row["created_at"],
+        trust_tier=identity.tier_of(row.nostr_pubkey),
+        expires_at=row.expires_at if row.paid else _expiry_of(deposit),
+        created_at=row.created_at,
     )
 
 
-def _lapsed(invoice: Row, row: Row) -> bool:
+def _lapsed(invoice: Invoice, row: Session) -> bool:
     """An invoice that can no longer be paid: marked expired, or past its expiry unpaid."""
-    if invoice["state"] == "expired":
+    if invoice.state == InvoiceState.EXPIRED:
         return True
-    return bool(invoice["state"] == "pending" and invoice["expires_at"] <= row["checked_at"])
+    return bool(invoice.state == InvoiceState.PENDING and invoice.expires_at <= row.checked_at)
 
 
-def _expiry_of(invoice: Row | None) -> datetime | None:
-    return None if invoice is None else invoice["expires_at"]
+def _expiry_of(invoice: Invoice | None) -> datetime | None:
+    return None if invoice is None else invoice.expires_at
 
 
-def pending_topup(tx: Db, row: Row) -> Row | None:
+def pending_topup(tx: Db, row: Session) -> Invoice | None:
     """The top-up invoice that can still be paid, if there is one."""
-    if row["pending_topup_hash"] is None:
+    if row.pending_topup_hash is None:
         return None
-    invoice = invoices.get(tx, str(row["pending_topup_hash"]))
-    if invoice is None or invoice["state"] != "pending" or _lapsed(invoice, row):
+    invoice = invoices.get(tx, row.pending_topup_hash)
+    if invoice is None or invoice.state != InvoiceState.PENDING or _lapsed(invoice, row):
         return None
     return invoice
 
@@ -207,7 +211,8 @@ def create_topup(raw_session_id: str, amount_sats: int) -> SessionTopup:
         _refuse_topup(tx, row)
     # The invoice expires with the session (its current deadline: activity only moves the idle
     # one later), so a top-up cannot be paid into a balance that can no longer be spent.
-    left = int((row["expires_at"] - row["checked_at"]).total_seconds())
+    assert row.expires_at is not None  # a paid session has deadlines (refused above otherwise)
+    left = int((row.expires_at - row.checked_at).total_seconds())
     created = payments.request_invoice(
         amount_sats, f"Timmy session top-up ({amount_sats} sats)", expiry_seconds=left
     )
@@ -224,14 +229,14 @@ def create_topup(raw_session_id: str, amount_sats: int) -> SessionTopup:
     return SessionTopup(
         session_id=session_id,
         invoice=SessionInvoice.of(invoice),
-        trust_tier=identity.tier_of(row["nostr_pubkey"]),
+        trust_tier=identity.tier_of(row.nostr_pubkey),
     )
 
 
-def _refuse_topup(tx: Db, row: Row) -> None:
-    if row["paid_at"] is None:
+def _refuse_topup(tx: Db, row: Session) -> None:
+    if not row.paid:
         raise DepositPending("Pay the session's deposit before topping it up.")
-    if row["expired"]:
+    if row.expired:
         raise SessionExpired("This session has expired; it cannot be topped up.")
     pending = pending_topup(tx, row)
     if pending is not None:

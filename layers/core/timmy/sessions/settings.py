@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from timmy.settings import EnvSettings, bool_from_env, load, require_server_secret
+from timmy.settings import EnvSettings, load
 
 # The Timeout of SessionRequestFunction in template.yaml (API Gateway's 30 s integration limit
 # caps it); a test keeps the two equal.
@@ -16,10 +16,6 @@ MIN_HOLD_TIMEOUT_SECONDS = 120
 
 
 class SessionSettings(EnvSettings):
-    stage: str = "dev"
-    dev_mode: bool = False
-    server_secret: SecretStr = SecretStr("")
-
     # Bounds of a deposit and of each top-up (integer sats).
     session_min_deposit_sats: int = Field(default=100, ge=1)
     session_max_deposit_sats: int = Field(default=100_000, ge=1, le=21_000_000 * 100_000_000)
@@ -36,11 +32,6 @@ class SessionSettings(EnvSettings):
     # already given back).
     session_hold_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
 
-    @field_validator("dev_mode", mode="before")
-    @classmethod
-    def _parse_bool(cls, value: Any) -> bool:
-        return bool_from_env(value)
-
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.session_min_deposit_sats > self.session_max_deposit_sats:
@@ -51,12 +42,7 @@ class SessionSettings(EnvSettings):
                 f" must exceed the request Lambda's timeout ({REQUEST_FUNCTION_TIMEOUT_SECONDS} s)"
                 " with a margin"
             )
-        require_server_secret(self.server_secret, dev_key_allowed=self.allows_dev_secret)
         return self
-
-    @property
-    def allows_dev_secret(self) -> bool:
-        return self.dev_mode or self.stage == "local"
 
 
 def session_settings() -> SessionSettings:

@@ -7,17 +7,13 @@ components into one namespace.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:
-    pass
-
-from timmy.data import invoices
-
-SessionState = Literal["awaiting_payment", "active", "paused", "expired"]
-TrustTier = Literal["anonymous", "new", "established", "trusted", "elite"]
+from timmy.data.identities import TrustTier
+from timmy.data.invoices import Invoice
+from timmy.data.sessions import SessionState
 
 
 class SessionInvoice(BaseModel):
@@ -27,13 +23,13 @@ class SessionInvoice(BaseModel):
     expires_at: datetime
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> SessionInvoice:
-        return cls.model_validate(invoices.public_view(row))
+    def of(cls, invoice: Invoice) -> SessionInvoice:
+        return cls.model_validate(invoice, from_attributes=True)
 
 
 class SessionCreated(BaseModel):
     session_id: str
-    state: Literal["awaiting_payment"] = "awaiting_payment"
+    state: Literal[SessionState.AWAITING_PAYMENT] = SessionState.AWAITING_PAYMENT
     invoice: SessionInvoice = Field(description="The deposit invoice")
     trust_tier: TrustTier
 

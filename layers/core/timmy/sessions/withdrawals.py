@@ -64,6 +64,6 @@ def withdraw(
     session_id = parse_session_id(raw_session_id)
     row = load(session_id, session_settings())
     auth.authorize(authorization, session_id, allow_expired=True)
-    if row["paid_at"] is None:
+    if not row.paid:
         raise SessionNotPaid("This session's deposit has not been paid yet.")
     return payouts.pay_out(SESSION_WITHDRAWAL, session_id, bolt11, amount_sats=amount_sats).answer
