@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help dev test lint format typecheck unit conformance sam-validate sam-build openapi lock bench clean
 
 help:
-	@echo "make dev    install what is needed, then serve the API on http://127.0.0.1:3000"
+	@echo "make dev    install what is needed, then serve the API on http://127.0.0.1:3000 (PORT=8080 make dev: another port)"
 	@echo "make test   install what is needed, then run lint, types, the whole suite, sam validate and sam build"
 	@echo "make bench  run the benchmarks in bench/"
 

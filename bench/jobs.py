@@ -1,23 +1,23 @@
 """Jobs through the local stack: completed jobs per second, and GET /api/jobs/{id} latency.
 
-Everything runs in this process: the local gateway over loopback HTTP, the real handlers, the
-job state machine under moto's ASL interpreter, the stub Lightning node (paid through
-POST /api/dev/stub/pay) and the stub AI. The database is the embedded PostgreSQL in a
-temporary directory unless DATABASE_URL is set.
+The local stack as `make dev` runs it: the local gateway over loopback HTTP, each function in
+worker processes of its own, the job state machine under the moto server's ASL interpreter,
+the stub Lightning node (paid through POST /api/dev/stub/pay) and the stub AI. The database is
+the embedded PostgreSQL in a temporary directory (stopped at the end) unless DATABASE_URL is
+set.
 
 Rows:
 
 - jobs completed per second: ``--jobs`` jobs with up to ``--in-flight`` of them running at
   once. One client drives them all, round-robin: create → pay the eval invoice → poll until
   the work invoice → pay it → poll until complete. The workflows run concurrently; the HTTP
-  requests are issued one at a time (the in-process handlers share Powertools' per-process
-  event state, as one Lambda container does, so the local stack is not driven in parallel);
+  requests are issued one at a time;
 - job latency: median time from POST /api/jobs to seeing ``complete``;
 - GET /api/jobs/{id} on a complete job (one read), and on a job awaiting payment (each GET
   also asks the Lightning backend whether the invoice was paid): sequential, one client.
 
-Each row is measured twice: over loopback HTTP through the local gateway, and in-process
-(the stack's router called directly), which isolates the handlers from the gateway's socket.
+Each row is measured twice: over loopback HTTP through the local gateway, and through the
+stack's router called directly (no gateway socket; the functions still run in their workers).
 
 Usage: .venv/bin/python bench/jobs.py [--jobs 40] [--in-flight 16] [--gets 300]
 """
@@ -107,7 +107,7 @@ def run_jobs(client: Any, count: int, in_flight: int) -> tuple[float, list[float
 
 class InProcessClient:
     """The bits of httpx.Client the benchmark uses, calling the local stack's router directly
-    (no socket): separates the handlers' own cost from the loopback gateway's."""
+    (no gateway socket): separates the functions' own cost from the loopback gateway's."""
 
     def __init__(self, stack: Any) -> None:
         self.stack = stack
@@ -166,17 +166,16 @@ def main() -> int:
     import httpx
 
     from local.gateway import serve_in_thread
-    from local.stack import LocalStack, start_embedded_postgres
+    from local.stack import LocalStack
 
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="timmy-bench-jobs-") as tmp:
-        url = os.environ.get("DATABASE_URL") or start_embedded_postgres(Path(tmp) / "pg")
-        stack = LocalStack(database_url=url).start()
+        stack = LocalStack(data_dir=Path(tmp) / "pg").start()
         server, base = serve_in_thread(stack)
         try:
             results: dict[str, tuple[float, list[float], list[float], list[float]]] = {}
             with httpx.Client(base_url=base, timeout=30) as http_client:
-                for name, client in (("HTTP", http_client), ("in-process", InProcessClient(stack))):
+                for name, client in (("HTTP", http_client), ("router", InProcessClient(stack))):
                     # The first execution pays one-off costs (parsing the ASL): not timed.
                     run_jobs(client, 1, 1)
                     wall, latencies, finished_id = run_jobs(client, n_jobs, in_flight)

@@ -80,17 +80,19 @@ def container(database_url: str, mode: str) -> Iterator[httpx.Client]:
     os.environ.update(ENVIRONMENT)
     stack = LocalStack(database_url=database_url)
     stack._configure_environment(database_url)  # no moto: sessions call no AWS API
-    if mode == "in-process":
-        with httpx.Client(transport=InProcessTransport(stack), base_url="http://local") as c:
-            yield c
-        return
-    server, base_url = serve_in_thread(stack)
-    try:
-        with httpx.Client(base_url=base_url, timeout=60) as client:
-            yield client
-    finally:
-        server.shutdown()
-        server.server_close()
+    # This process is the container: the handlers run here, one event at a time.
+    with stack.handlers_in_this_process():
+        if mode == "in-process":
+            with httpx.Client(transport=InProcessTransport(stack), base_url="http://local") as c:
+                yield c
+            return
+        server, base_url = serve_in_thread(stack)
+        try:
+            with httpx.Client(base_url=base_url, timeout=60) as client:
+                yield client
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def time_balance_transactions() -> tuple[list[float], list[float]]:

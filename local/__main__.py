@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from local.schedule import DEFAULT_INTERVAL_SECONDS, Schedule
 
@@ -20,6 +22,12 @@ def main() -> None:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / ".local" / "pgdata",
+        help="where the embedded PostgreSQL keeps its data (when DATABASE_URL is unset)",
+    )
+    parser.add_argument(
         "--reconcile-every",
         type=float,
         metavar="SECONDS",
@@ -28,28 +36,41 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    # SIGTERM (a supervisor, `kill`) stops everything as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
 
     from local.gateway import make_server
     from local.stack import LocalStack
     from timmy.errors import ConfigurationError
 
-    try:
-        stack = LocalStack().start()
-    except ConfigurationError as exc:
-        sys.exit(exc.message)
-    schedule = Schedule(stack, args.reconcile_every).start()
+    stack = LocalStack(data_dir=args.data_dir)
+    # Bound before the stack starts, so that the port PORT=0 picked is known to it.
     server = make_server(stack, args.host, args.port)
-    routes = "\n".join(f"  {r.method:6} {r.path}" for r in stack.routes)
-    print(f"Timmy is serving on http://{args.host}:{args.port}\n{routes}", flush=True)  # noqa: T201
+    port = server.server_address[1]
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{port}")
+    schedule: Schedule | None = None
+    refused: str | None = None
     try:
+        stack.start()
+        schedule = Schedule(stack, args.reconcile_every).start()
+        routes = "\n".join(f"  {r.method:6} {r.path}" for r in stack.routes)
+        print(f"Timmy is serving on http://{args.host}:{port}\n{routes}", flush=True)  # noqa: T201
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    except ConfigurationError as exc:  # a bad setting stops `make dev` at start, named
+        refused = exc.message
     finally:
         server.server_close()
-        schedule.stop()
-        stack.stop()
+        if schedule is not None:
+            schedule.stop()
+        stack.stop()  # the workers, the moto server and the embedded PostgreSQL
+    if refused is not None:
+        sys.exit(refused)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

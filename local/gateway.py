@@ -8,7 +8,6 @@ import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -193,7 +192,3 @@ def serve_in_thread(
     bound_host, bound_port = server.server_address[:2]
     host_text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
     return server, f"http://{host_text}:{bound_port}"
-
-
-def openapi_path() -> Path:
-    return OPENAPI_PATH

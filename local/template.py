@@ -94,6 +94,13 @@ class FunctionSpec:
     module_file: Path
     handler_name: str
     environment: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 3.0
+
+    @property
+    def handler(self) -> str:
+        """The template's ``Handler``: ``module.function``, importable from ``code_dir``."""
+        module = self.module_file.relative_to(self.code_dir).with_suffix("")
+        return ".".join(module.parts) + "." + self.handler_name
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,7 @@ class Template:
                 code_dir / f"{module_name.replace('.', '/')}.py",
                 handler_name,
                 environment,
+                float(props.get("Timeout", self._globals().get("Timeout", 3))),
             )
         return found
 

@@ -285,25 +285,6 @@ def test_a_hanging_feed_blocks_no_longer_than_the_timeout() -> None:
     assert subject.max_blocking_seconds == pytest.approx(0.4)
 
 
-def test_concurrent_callers_do_not_stampede_the_feeds() -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        time.sleep(0.05)
-        return coinbase_ok("67000")(request)
-
-    coinbase, kraken = Recorder(slow), Recorder(never_called)
-    subject = oracle(coinbase, kraken, FakeClock())
-    results: list[Decimal] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(subject.price_usd())) for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert results == [Decimal("67000")] * 8
-    assert coinbase.calls == 1
-
-
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [

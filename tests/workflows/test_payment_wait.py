@@ -65,14 +65,14 @@ def token_attached(payment_hash: str) -> bool:
 def test_the_lambda_seam_of_the_pinned_moto_is_where_the_stack_expects_it(
     stack: LocalStack,
 ) -> None:
-    # If this fails, moto moved the seam: update local/stack.py before bumping the pin.
+    # If this fails, moto moved the seam: update local/aws.py before bumping the pin.
     import moto
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     assert moto.__version__ == "5.2.5"
     assert callable(lambda_eval_utils.boto_client_for)
     assert lambda_eval_utils.boto_client_for.__name__ == "boto_client_for"
-    assert lambda_eval_utils.boto_client_for.__module__ == "local.stack"
+    assert lambda_eval_utils.boto_client_for.__module__ == "local.aws"
 
 
 def test_stub_payment_resumes_the_waiting_workflow(machine_arn: str, stack: LocalStack) -> None:

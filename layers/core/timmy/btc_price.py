@@ -14,14 +14,13 @@ Time bound: one call blocks at most ``len(feeds) * timeout_seconds`` (plus threa
 and only when the cache is stale. Each feed's GET goes through :mod:`timmy.upstream` (one
 quick retry of a failed connection, a 429 or a 5xx, inside the same bound). Each feed runs in
 a worker thread that is abandoned when its time is up; httpx's own timeouts (set to the same
-bound) end that thread soon after. Concurrent callers share one lock, so a stale cache
-triggers one round of feed calls, not one per caller.
+bound) end that thread soon after. A Lambda process handles one event at a time: the cache is
+read and refreshed by one caller.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
@@ -90,7 +89,6 @@ class BtcPriceOracle:
         self._timeout = timeout_seconds
         self._backoff = failure_backoff_seconds
         self._clock = clock
-        self._lock = threading.Lock()
         self._last_good: Decimal | None = None
         self._fetched_at: float | None = None
         self._feeds_resume_at: float | None = None
@@ -104,18 +102,17 @@ class BtcPriceOracle:
         """The BTC price in USD to price with now. Never raises; never blocks beyond the bound."""
         if self._fixed is not None:
             return self._fixed
-        with self._lock:
-            now = self._clock()
-            if self._last_good is not None and self._is_fresh(now):
-                return self._last_good
-            if self._feeds_resume_at is None or now >= self._feeds_resume_at:
-                fetched = self._fetch_first_good()
-                if fetched is not None:
-                    self._last_good, self._fetched_at = fetched, self._clock()
-                    self._feeds_resume_at = None
-                    return fetched
-                self._feeds_resume_at = self._clock() + self._backoff
-            return self._last_good if self._last_good is not None else self._fallback
+        now = self._clock()
+        if self._last_good is not None and self._is_fresh(now):
+            return self._last_good
+        if self._feeds_resume_at is None or now >= self._feeds_resume_at:
+            fetched = self._fetch_first_good()
+            if fetched is not None:
+                self._last_good, self._fetched_at = fetched, self._clock()
+                self._feeds_resume_at = None
+                return fetched
+            self._feeds_resume_at = self._clock() + self._backoff
+        return self._last_good if self._last_good is not None else self._fallback
 
     @property
     def fixed(self) -> bool:
@@ -174,17 +171,15 @@ class _HttpFeed:
         self, client: httpx.Client | None = None, *, retry: upstream.RetryPolicy = RETRY
     ) -> None:
         self._client = client
-        self._client_lock = threading.Lock()
         self._retry = retry
 
     def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                self._client = upstream.new_client(
-                    timeout=5.0,  # each call passes its own, shorter, timeout
-                    headers={"Accept": "application/json", "User-Agent": "timmy-price/1"},
-                )
-            return self._client
+        if self._client is None:
+            self._client = upstream.new_client(
+                timeout=5.0,  # each call passes its own, shorter, timeout
+                headers={"Accept": "application/json", "User-Agent": "timmy-price/1"},
+            )
+        return self._client
 
     def _get_json(self, url: str, params: dict[str, str], timeout_seconds: float) -> object:
         import httpx

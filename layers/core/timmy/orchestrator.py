@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import threading
 from typing import Any
 
 from timmy.settings import core
@@ -21,9 +20,6 @@ from timmy.settings import core
 
 class TaskGone(Exception):
     """The task token no longer names a waiting task (timed out, finished, or invalid)."""
-
-
-_client_lock = threading.Lock()
 
 
 def _endpoint() -> str | None:
@@ -64,14 +60,13 @@ def _client() -> Any:
     import boto3  # an in-process moto (mock_aws) serves only botocore's calls
     from botocore.config import Config
 
-    # boto3's default session is not safe to build clients from on several threads at once
-    # (the local stack serves requests from many): a session of our own, built under a lock.
-    with _client_lock:
-        return boto3.session.Session().client(
-            "stepfunctions",
-            region_name=region,
-            config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        )
+    # A session of our own: boto3's default one is not safe to build clients from on
+    # several threads at once (the concurrency tests call us from many).
+    return boto3.session.Session().client(
+        "stepfunctions",
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+    )
 
 
 def reset_client() -> None:

@@ -216,8 +216,9 @@ class Sleeps(list[float]):
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
-    """Real DigitalOcean + Tailscale clients, talking to the fake over MockTransport."""
+def cloud(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[FakeCloud]:
+    """Real DigitalOcean + Tailscale clients, talking to the fake over MockTransport (in this
+    process: the stack runs its functions here meanwhile)."""
     fake = FakeCloud()
     monkeypatch.setenv("DO_API_TOKEN", DO_TOKEN)
     monkeypatch.setenv("DO_REGION", "ams3")
@@ -227,7 +228,11 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
     reset_caches()
     clients.use_http_transport(httpx.MockTransport(fake), sleep=Sleeps())
     try:
-        yield fake
+        if "stack" in request.fixturenames:
+            with request.getfixturevalue("stack").handlers_in_this_process():
+                yield fake
+        else:
+            yield fake
     finally:
         clients.use_http_transport(None)
         reset_caches()

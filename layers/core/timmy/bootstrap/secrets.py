@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from typing import Any
 from uuid import UUID
 
@@ -40,26 +39,17 @@ def secret_name(job_id: UUID) -> str:
     return f"{secret_prefix()}{job_id}/ssh"
 
 
-_client_lock = threading.Lock()
-
-
 @functools.cache
-def _cached_client() -> Any:
+def _client() -> Any:
     import boto3  # imported lazily: only the bootstrap functions use Secrets Manager
 
-    # An own session: boto3's default session is not safe to build clients from in several
-    # threads at once (the local stack serves requests and workflows on many threads).
+    # A session of our own: boto3's default one is not safe to build clients from on
+    # several threads at once (the concurrency tests call us from many).
     return boto3.session.Session().client("secretsmanager", region_name=core().aws_region)
 
 
-def _client() -> Any:
-    with _client_lock:
-        return _cached_client()
-
-
 def reset() -> None:
-    with _client_lock:
-        _cached_client.cache_clear()
+    _client.cache_clear()
 
 
 runtime.register(__name__, "reset")

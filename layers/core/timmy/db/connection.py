@@ -1,7 +1,8 @@
 """PostgreSQL connections (pg8000), one per thread, reused across warm invocations.
 
 Lambda runs one invocation at a time per process, so "one per thread" is "one per warm
-container" there; the local stack serves requests from several threads and each gets its own.
+container" there. Code that calls the services from several threads at once (the
+concurrency tests) gets a connection per thread, never one shared mid-transaction.
 """
 
 from __future__ import annotations
@@ -127,21 +128,10 @@ def get_connection() -> pg8000.native.Connection:
     return holder.conn
 
 
-def detach_connection() -> pg8000.native.Connection | None:
-    """Take this thread's connection away from it (the local stack pools them)."""
-    holder = _holder()
-    conn, holder.conn = holder.conn, None
-    return conn
-
-
-def attach_connection(conn: pg8000.native.Connection | None) -> None:
-    """Give this thread a connection, as a warm container would still hold one."""
-    _holder().conn = conn
-
-
 def reset_connection() -> None:
     """Drop this thread's connection (after a network error, or in tests)."""
-    conn = detach_connection()
+    holder = _holder()
+    conn, holder.conn = holder.conn, None
     if conn is not None:
         try:
             conn.close()
@@ -218,7 +208,7 @@ class NestedTransactionError(RuntimeError):
     """A transaction was opened inside another on the same connection.
 
     Connections are per thread, so the inner BEGIN/COMMIT would silently commit the outer
-    transaction half-way. Pass the open ``Db`` down instead.
+    transaction half-way: the one guard against that, for every caller.
     """
 
 
@@ -230,7 +220,10 @@ def transaction() -> Iterator[Db]:
     whose connection was closed by the proxy recovers by itself.
     """
     if getattr(_local, "in_transaction", False):
-        raise NestedTransactionError("a transaction is already open on this thread")
+        raise NestedTransactionError(
+            "a transaction is already open on this thread: call this outside it, or pass its"
+            " Db down"
+        )
     try:
         conn = get_connection()
         conn.run("BEGIN")
