@@ -7,7 +7,7 @@ import uuid
 from timmy import payments
 from timmy.data import sessions as data
 from timmy.db.connection import transaction
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.payments import confirm_payment
 from timmy.sessions.service import PURPOSE_DEPOSIT
 

@@ -115,7 +115,7 @@ def test_order_pay_provision_and_receive_the_key_once(
 def test_polling_alone_notices_the_payment(api: httpx.Client, fast_workflow: None) -> None:
     # Given an order whose invoice is paid on the node, with nobody telling Timmy
     order = api.post("/api/bootstrap").json()
-    from timmy.lightning import backend
+    from timmy.lightning.backends import backend
     from timmy.lightning.stub import StubBackend
 
     stub = backend()

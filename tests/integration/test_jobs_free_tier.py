@@ -18,7 +18,7 @@ from timmy.data.invoices import PaymentPurpose
 from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import workflow
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.stub import StubBackend
 
 POOL = 10_000

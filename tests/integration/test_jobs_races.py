@@ -25,7 +25,7 @@ from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.errors import TimmyError
 from timmy.jobs import service
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.bolt11 import encode_invoice
 from timmy.lightning.dev_payer import pay_own_invoice
 from timmy.lightning.stub import StubBackend

@@ -12,7 +12,8 @@ import pytest
 from concurrency import together
 from nostr_keys import NostrKey
 
-from timmy import ai, identity, payments
+from timmy import identity, payments
+from timmy.ai import providers
 from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
 from timmy.ai.base import AIResult
 from timmy.ai.stub import StubProvider
@@ -22,7 +23,7 @@ from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import workflow
 from timmy.jobs.errors import JobNotFound, JobStateError
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.stub import StubBackend
 
 
@@ -41,7 +42,7 @@ class CountingProvider:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch, clean_db: None) -> CountingProvider:
     counting = CountingProvider()
-    monkeypatch.setattr(ai, "provider", lambda: counting)
+    monkeypatch.setattr(providers, "provider", lambda: counting)
     return counting
 
 

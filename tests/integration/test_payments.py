@@ -9,7 +9,7 @@ import pytest
 from timmy import payments
 from timmy.data.invoices import Invoice, InvoiceState, PaymentPurpose, UnknownPaymentPurpose
 from timmy.db.connection import Db, db, transaction
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.bolt11 import decode_invoice
 from timmy.payments import Confirmation, confirm_payment
 

@@ -23,7 +23,7 @@ from timmy.data.invoices import PaymentPurpose
 from timmy.db.connection import db, transaction
 from timmy.errors import TimmyError
 from timmy.jobs import service as jobs
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice
 from timmy.lightning.errors import LightningUnavailable
 from timmy.lightning.lnbits import LNbitsBackend

@@ -17,7 +17,7 @@ from timmy import payments
 from timmy.data import sessions as data
 from timmy.data.pool import Serve
 from timmy.db.connection import db, reset_connection, transaction
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.payments import Confirmation, confirm_payment
 from timmy.sessions.service import PURPOSE_DEPOSIT, PURPOSE_TOPUP
 

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from timmy.bootstrap import clients, steps
 from timmy.data.bootstrap import BootstrapProgress
-from timmy.provisioning import ProvisioningSettings
 from timmy.provisioning.cloudinit import DEFAULT_BITCOIN_IMAGE
 from timmy.provisioning.digitalocean import DigitalOceanClient
+from timmy.provisioning.settings import ProvisioningSettings
 from timmy.provisioning.stub import StubDigitalOcean, StubTailscale
 from timmy.provisioning.tailscale import TailscaleClient
 

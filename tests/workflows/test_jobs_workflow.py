@@ -15,7 +15,7 @@ import pytest
 from concurrency import wait_until
 
 from local.stack import LocalStack
-from timmy import ai
+from timmy.ai import providers
 from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
 from timmy.ai.base import AIResult
 from timmy.ai.errors import RetryableAIError
@@ -61,7 +61,7 @@ class CountingProvider:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> CountingProvider:
     counting = CountingProvider()
-    monkeypatch.setattr(ai, "provider", lambda: counting)
+    monkeypatch.setattr(providers, "provider", lambda: counting)
     return counting
 
 

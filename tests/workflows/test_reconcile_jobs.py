@@ -27,7 +27,7 @@ from timmy.data.invoices import InvoiceState
 from timmy.data.jobs import Job, JobState
 from timmy.db.connection import db, transaction
 from timmy.jobs import service, workflow
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.bolt11 import encode_invoice
 from timmy.lightning.dev_payer import pay_own_invoice
 from timmy.lightning.stub import StubBackend

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from timmy import __version__
-from timmy.ai import ai_settings
+from timmy.ai.settings import ai_settings
 from timmy.db.connection import ping
 from timmy.deadline import DeadlineExceeded, call_within
-from timmy.lightning import backend
-from timmy.provisioning import provisioner_mode
+from timmy.lightning.backends import backend
+from timmy.provisioning.settings import provisioner_mode
 from timmy.quote import oracle
 from timmy.settings import EnvSettings, core, load
 

@@ -20,7 +20,7 @@ from timmy import orchestrator
 from timmy.data import invoices
 from timmy.data.invoices import Invoice, InvoiceState, PaymentPurpose
 from timmy.db.connection import Db, transaction
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.types import CreatedInvoice
 from timmy.settings import core, public_base_url
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pydantic import Field, field_validator
 
 from timmy import pricing
-from timmy.ai import ai_settings
+from timmy.ai.settings import ai_settings
 from timmy.btc_price import MAX_SANE_BTC_USD, MIN_SANE_BTC_USD, BtcPriceOracle
 from timmy.errors import BadRequest
 from timmy.settings import EnvSettings, load

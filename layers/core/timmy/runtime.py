@@ -22,8 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # module → name of a zero-argument function that drops that module's caches
 _RESETTERS = {
     "timmy.settings": "reset",
-    "timmy.lightning": "reset",
-    "timmy.ai": "reset",
+    "timmy.lightning.backends": "reset",
+    "timmy.ai.providers": "reset",
     "timmy.quote": "reset",
     "timmy.orchestrator": "reset_client",
 }

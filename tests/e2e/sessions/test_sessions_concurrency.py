@@ -15,7 +15,7 @@ import pytest
 from timmy.data.identities import TrustTier
 from timmy.data.sessions import RequestState
 from timmy.db.connection import db, reset_connection
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.dev_payer import pay_own_invoice
 from timmy.lightning.webhook import parse_webhook_body
 from timmy.payments import confirm_payment

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from timmy import pricing
 from timmy.data.identities import TrustTier
 from timmy.data.sessions import SessionState
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 
 if TYPE_CHECKING:  # the fixture's class; pytest, not an import, provides the instance
     from conftest import Sessions

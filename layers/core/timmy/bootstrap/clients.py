@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from timmy.provisioning import ProvisioningSettings, provisioning_settings
 from timmy.provisioning.cloudinit import node_hostname
 from timmy.provisioning.digitalocean import DigitalOceanApi, DigitalOceanClient
+from timmy.provisioning.settings import ProvisioningSettings, provisioning_settings
 from timmy.provisioning.stub import StubDigitalOcean, StubTailscale, stub_tailnet_hostname
 from timmy.provisioning.tailscale import TailscaleApi, TailscaleClient
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 from timmy.data.bootstrap import BootstrapJob, BootstrapProgress
-from timmy.provisioning import cloudinit, provisioning_settings
+from timmy.provisioning import cloudinit
+from timmy.provisioning.settings import provisioning_settings
 
 # How each step the workflow records reads to a person.
 PROGRESS_TEXT: Final[dict[BootstrapProgress, str]] = {

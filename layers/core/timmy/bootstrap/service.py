@@ -35,7 +35,7 @@ from timmy.data.invoices import Invoice, PaymentPurpose
 from timmy.db.connection import Db, transaction
 from timmy.errors import ConfigurationError, UpstreamUnavailable
 from timmy.observability import log_ref
-from timmy.provisioning import provisioning_settings
+from timmy.provisioning.settings import provisioning_settings
 from timmy.settings import core
 
 logger = logging.getLogger(__name__)

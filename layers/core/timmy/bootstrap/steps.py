@@ -24,8 +24,8 @@ from timmy.data import invoices
 from timmy.data.bootstrap import BootstrapJob, BootstrapProgress, BootstrapState
 from timmy.db.connection import transaction
 from timmy.observability import log_ref
-from timmy.provisioning import provisioning_settings
 from timmy.provisioning.cloudinit import build_cloud_init, node_hostname
+from timmy.provisioning.settings import provisioning_settings
 from timmy.provisioning.sshkeys import generate_ssh_keypair, sha256_fingerprint
 
 logger = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from timmy import ai, freetier, identity, payments, quote
-from timmy.ai import agent
+from timmy import freetier, identity, payments, quote
+from timmy.ai import agent, providers
 from timmy.data import invoices
 from timmy.data import jobs as data
 from timmy.data.invoices import Invoice, PaymentPurpose
@@ -122,7 +122,7 @@ def evaluate(job_id: str) -> bool:
         return bool(job.eval_accepted)
     if job.state != JobState.EVALUATING:
         raise _unexpected(job, "evaluate")
-    evaluation = agent.evaluate(ai.provider(), job.request)
+    evaluation = agent.evaluate(providers.provider(), job.request)
     with transaction() as tx:
         stored = data.record_evaluation(
             tx,
@@ -235,7 +235,7 @@ def execute(job_id: str) -> None:
     if job.state != JobState.EXECUTING or job.estimate_output_tokens is None:
         raise _unexpected(job, "execute")
     # The priced output estimate caps the output: usage cannot run past what was paid for.
-    outcome = agent.work(ai.provider(), job.request, job.estimate_output_tokens)
+    outcome = agent.work(providers.provider(), job.request, job.estimate_output_tokens)
     with transaction() as tx:
         data.record_result(
             tx,

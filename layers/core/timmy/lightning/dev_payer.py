@@ -11,7 +11,7 @@ from timmy.data import invoices
 from timmy.data.invoices import InvoiceState
 from timmy.db.connection import transaction
 from timmy.errors import BadRequest, NotFound
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.errors import PaymentFailed
 from timmy.lightning.types import PaymentState
 from timmy.payments import ConfirmResult, confirm_payment

@@ -30,7 +30,7 @@ from timmy.data import payouts as data
 from timmy.data.payouts import Payout, PayoutState
 from timmy.db.connection import transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
-from timmy.lightning import backend
+from timmy.lightning.backends import backend
 from timmy.lightning.bolt11 import DecodedInvoice, decode_invoice
 from timmy.lightning.errors import InvalidInvoice
 from timmy.lightning.types import PaymentResult, PaymentState

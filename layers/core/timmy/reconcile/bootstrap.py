@@ -27,7 +27,7 @@ from timmy.bootstrap import steps
 from timmy.data import bootstrap as data
 from timmy.data.bootstrap import BootstrapJob, BootstrapState, UnfinishedBootstrapJob
 from timmy.db.connection import transaction
-from timmy.provisioning import provisioning_settings
+from timmy.provisioning.settings import provisioning_settings
 from timmy.reconcile.executions import Liveness, liveness
 from timmy.reconcile.runner import reconcile_each
 from timmy.reconcile.settings import CLAIM_LEASE_SECONDS, reconcile_settings

@@ -30,8 +30,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from timmy import ai, freetier, identity, quote
-from timmy.ai import agent
+from timmy import freetier, identity, quote
+from timmy.ai import agent, providers
 from timmy.ai.base import AIResult
 from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.data import sessions as data
@@ -107,7 +107,7 @@ def run_request(raw_session_id: str, authorization: str | None, text: str) -> Se
     hold = _hold(session_id, request_id, pubkey, priced, estimate_sats, decision, settings)
 
     try:
-        result = agent.work(ai.provider(), text, max_tokens=priced.estimate.tokens.output)
+        result = agent.work(providers.provider(), text, max_tokens=priced.estimate.tokens.output)
         actual_sats = quote.actual(
             result.input_tokens, result.output_tokens, result.model, priced.estimate.btc_price_usd
         )
