@@ -45,7 +45,10 @@ def main() -> None:
 
     stack = LocalStack(data_dir=args.data_dir)
     # Bound before the stack starts, so that the port PORT=0 picked is known to it.
-    server = make_server(stack, args.host, args.port)
+    try:
+        server = make_server(stack, args.host, args.port)
+    except OSError as exc:  # most often: another `make dev` holds the port
+        sys.exit(f"Cannot serve on {args.host}:{args.port}: {exc.strerror}. Pick another: PORT=…")
     port = server.server_address[1]
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{port}")
     schedule: Schedule | None = None
