@@ -11,7 +11,6 @@ import itertools
 import json
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -21,6 +20,7 @@ from uuid import UUID, uuid4
 import boto3
 import httpx
 import pytest
+from concurrency import wait_until
 
 from local.stack import LocalStack
 from timmy import payments
@@ -308,7 +308,7 @@ class Workflow:
             described = self.sfn.describe_execution(executionArn=execution_arn)
             return None if described["status"] == "RUNNING" else dict(described)
 
-        result: dict[str, Any] = wait_for(done, timeout)
+        result: dict[str, Any] = wait_until(done, timeout)
         return result
 
     def history(self, execution_arn: str) -> str:
@@ -319,16 +319,6 @@ class Workflow:
         from timmy.bootstrap import secrets as key_store
 
         return key_store.read(key_store.secret_name(job_id))
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

@@ -268,9 +268,9 @@ def test_paid_as_the_wait_timed_out_still_provisions(wf: Workflow, cloud: FakeCl
     # Given the invoice is settled while nobody resumes the waiting workflow
     job_id, payment_hash = wf.new_job()
     arn = wf.start(job_id, payment_hash, payment_timeout_seconds=2)
-    from conftest import wait_for
+    from concurrency import wait_until
 
-    wait_for(
+    wait_until(
         lambda: db().scalar(
             "SELECT task_token IS NOT NULL FROM invoices WHERE payment_hash = :h", h=payment_hash
         )

@@ -124,18 +124,9 @@ def _reserve(
 ) -> data.Reservation | None:
     """One reservation statement; on the very first boot it seeds the pool and tries again."""
     budgets = free_tier_settings().daily_budgets()
-    seen = data.reserve(
-        tx,
-        pubkey=pubkey,
-        requested=requested,
-        budgets=budgets,
-        rules=_rules(),
-        whole=whole,
-        now=now,
-    )
-    if seen is None and data.balance(tx) is None:
-        _ensure_pool(tx)
-        seen = data.reserve(
+
+    def attempt() -> data.Reservation | None:
+        return data.reserve(
             tx,
             pubkey=pubkey,
             requested=requested,
@@ -144,6 +135,11 @@ def _reserve(
             whole=whole,
             now=now,
         )
+
+    seen = attempt()
+    if seen is None and data.balance(tx) is None:
+        _ensure_pool(tx)
+        seen = attempt()
     return seen
 
 
