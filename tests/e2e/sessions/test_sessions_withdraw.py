@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -138,7 +139,9 @@ def test_a_top_up_invoice_expires_with_its_session(sessions: Sessions, short_idl
     topup = sessions.topup(session_id, 500)
 
     assert topup.status_code == 201, topup.text
-    assert topup.json()["invoice"]["expires_at"] <= session["expires_at"]
+    # Compared as instants: the two strings need not carry the same number of decimals.
+    invoice_expiry = datetime.fromisoformat(topup.json()["invoice"]["expires_at"])
+    assert invoice_expiry <= datetime.fromisoformat(session["expires_at"])
 
 
 def test_a_top_up_paid_as_its_session_expired_is_credited_and_withdrawable(
