@@ -45,4 +45,4 @@ class UnknownPayoutSource(TimmyError):
     """A payout row names a source kind no module registers (a deployment bug)."""
 
     status = 500
-    code = "configuration_error"
+    code = "internal_error"
