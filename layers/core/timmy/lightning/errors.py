@@ -1,4 +1,4 @@
-"""The Lightning capability's errors, raised by every backend (LNbits, the local stub)."""
+"""The Lightning capability's errors, raised by every backend (LNbits, phoenixd, the local stub)."""
 
 from __future__ import annotations
 
