@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from timmy.api import HttpApi, make_handler, response_doc
 from timmy.errors import BadRequest
-from timmy.lightning.webhook import parse_webhook_body
+from timmy.lightning.webhook import check_webhook_signature, parse_webhook_body
 from timmy.observability import metrics
 from timmy.payments import Confirmation, confirm_payment
 
@@ -28,6 +28,7 @@ class WebhookAck(BaseModel):
             "Received; paid tells whether the backend confirms the payment", WebhookAck
         ),
         400: response_doc("invalid_webhook (no payment hash) or invalid_request (unreadable body)"),
+        401: response_doc("invalid_signature: phoenixd's X-Phoenix-Signature missing or wrong"),
         502: response_doc(
             "lightning_bad_response: the Lightning backend answered nonsense; nothing changed"
         ),
@@ -35,7 +36,9 @@ class WebhookAck(BaseModel):
     },
 )
 def lightning_webhook() -> WebhookAck:
-    payment_hash = parse_webhook_body(app.current_event.decoded_body or "")
+    raw = app.current_event.decoded_body or ""
+    check_webhook_signature(raw, app.current_event.headers)
+    payment_hash = parse_webhook_body(raw)
     if payment_hash is None:
         raise BadRequest("The webhook body names no payment hash.", code="invalid_webhook")
     # The body is never trusted: confirm_payment asks the backend whether it is paid.

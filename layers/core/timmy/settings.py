@@ -206,10 +206,15 @@ class CoreSettings(EnvSettings):
     db_ssl: EnvBool = True
     aws_region: str = "us-east-1"
 
-    # Lightning: LNbits when both URL and invoice key are set, otherwise the stub backend.
+    # Lightning: LIGHTNING_BACKEND names the node; unset, LNbits when both URL and invoice key
+    # are set, otherwise the stub backend (the behaviour before the setting existed).
+    lightning_backend: Literal["stub", "lnbits", "phoenixd"] | None = None
     lnbits_url: str = ""
     lnbits_api_key: SecretStr = SecretStr("")
     lnbits_admin_key: SecretStr = SecretStr("")
+    phoenixd_url: str = ""
+    phoenixd_password: SecretStr = SecretStr("")  # the full-access http-password
+    phoenixd_webhook_secret: SecretStr = SecretStr("")
     stub_node_secret: SecretStr = Field(
         default=SecretStr("11" * 32),
         description="secp256k1 secret (hex) signing the stub backend's BOLT11 invoices",
@@ -218,7 +223,7 @@ class CoreSettings(EnvSettings):
     invoice_expiry_seconds: int = Field(default=600, ge=60, le=86_400)
     public_base_url: str = ""
 
-    @field_validator("public_base_url", "lnbits_url")
+    @field_validator("public_base_url", "lnbits_url", "phoenixd_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value:
@@ -238,13 +243,31 @@ class CoreSettings(EnvSettings):
         return value
 
     @model_validator(mode="after")
-    def _lnbits_complete(self) -> Self:
+    def _lightning_complete(self) -> Self:
         if self.lnbits_url and not self.lnbits_api_key.get_secret_value():
             raise ValueError("LNBITS_URL is set but LNBITS_API_KEY (its invoice key) is not")
+        if self.lightning_backend == "lnbits" and not self.lnbits_url:
+            raise ValueError("LIGHTNING_BACKEND is lnbits but LNBITS_URL is not set")
+        if self.lightning_backend == "phoenixd":
+            missing = [
+                name
+                for name, value in (
+                    ("PHOENIXD_URL", self.phoenixd_url),
+                    ("PHOENIXD_PASSWORD", self.phoenixd_password.get_secret_value()),
+                    # Without it no webhook could be verified: every one would be refused.
+                    ("PHOENIXD_WEBHOOK_SECRET", self.phoenixd_webhook_secret.get_secret_value()),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"LIGHTNING_BACKEND is phoenixd but not set: {', '.join(missing)}")
         return self
 
     @property
     def lightning_mode(self) -> str:
+        """The backend in use: ``stub``, ``lnbits`` or ``phoenixd``."""
+        if self.lightning_backend is not None:
+            return self.lightning_backend
         if self.lnbits_url and self.lnbits_api_key.get_secret_value():
             return "lnbits"
         return "stub"

@@ -13,8 +13,17 @@ if TYPE_CHECKING:
 
 @functools.cache
 def backend() -> LightningBackend:
-    """The configured backend: LNbits when LNBITS_URL and LNBITS_API_KEY are set, else stub."""
+    """The backend LIGHTNING_BACKEND names (by default LNbits when LNBITS_URL and
+    LNBITS_API_KEY are set, else the stub)."""
     settings = core()
+    if settings.lightning_mode == "phoenixd":
+        from timmy.lightning.phoenixd import PhoenixdBackend
+
+        return PhoenixdBackend(
+            settings.phoenixd_url,
+            settings.phoenixd_password.get_secret_value(),
+            network=settings.lightning_network,
+        )
     if settings.lightning_mode == "lnbits":
         from timmy.lightning.lnbits import LNbitsBackend
 

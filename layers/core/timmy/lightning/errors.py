@@ -1,8 +1,8 @@
-"""The Lightning capability's errors, raised by every backend (LNbits, the local stub)."""
+"""The Lightning capability's errors, raised by every backend (LNbits, phoenixd, the local stub)."""
 
 from __future__ import annotations
 
-from timmy.errors import BadRequest, UpstreamBadGateway, UpstreamUnavailable
+from timmy.errors import BadRequest, Unauthorized, UpstreamBadGateway, UpstreamUnavailable
 
 
 class LightningUnavailable(UpstreamUnavailable):
@@ -27,3 +27,9 @@ class PaymentFailed(UpstreamBadGateway):
     """The backend definitely did not pay the invoice (no funds moved)."""
 
     code = "payment_failed"
+
+
+class InvalidWebhookSignature(Unauthorized):
+    """A webhook without the backend's valid signature (phoenixd's ``X-Phoenix-Signature``)."""
+
+    code = "invalid_signature"

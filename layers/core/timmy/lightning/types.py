@@ -1,7 +1,7 @@
 """The Lightning backend contract: value types and the backend protocol (errors: ``errors``).
 
-Every backend (LNbits, the local stub) returns these small frozen values, never the upstream's
-own JSON, so nothing an upstream says reaches a caller unchecked.
+Every backend (LNbits, phoenixd, the local stub) returns these small frozen values, never the
+upstream's own JSON, so nothing an upstream says reaches a caller unchecked.
 """
 
 from __future__ import annotations
