@@ -4,6 +4,7 @@ alone never claims one."""
 from __future__ import annotations
 
 import pytest
+from test_sessions_ledger import race
 
 from timmy.accounts import service, tokens
 from timmy.accounts.errors import (
@@ -18,7 +19,9 @@ from timmy.accounts.views import AccountTopupChallenge
 from timmy.data import accounts as data
 from timmy.data import invoices
 from timmy.db.connection import db, transaction
+from timmy.lightning.backends import backend
 from timmy.lightning.dev_payer import pay_own_invoice
+from timmy.payments import Confirmation, confirm_payment
 
 BASE = "http://localhost:3000"
 
@@ -120,3 +123,15 @@ def test_a_preimage_that_pays_no_topup_is_invalid_payment(clean_db: None, preima
     assert challenge.token is not None
     with pytest.raises(InvalidPayment):
         service.claim(preimage, challenge.token)
+
+
+def test_racing_confirmations_of_one_topup_credit_it_once(clean_db: None) -> None:
+    challenge = topup(70)
+    assert challenge.token is not None
+    backend().mark_paid(challenge.payment_hash)  # type: ignore[attr-defined]
+    outcomes = race(lambda: confirm_payment(challenge.payment_hash).outcome, 12)
+    assert outcomes.count(Confirmation.PAID_NOW) == 1
+    assert service.get_account(challenge.token).balance_sats == 70
+    with transaction() as tx:
+        assert [e.amount_sats for e in data.ledger(tx, challenge.account_id)] == [70]
+        assert data.ledger_mismatches(tx) == []
