@@ -107,6 +107,10 @@ def on_paid_handler(purpose: PaymentPurpose) -> OnPaid:
             from timmy.sessions.payments import on_topup_paid
 
             return on_topup_paid
+        case PaymentPurpose.ACCOUNT_TOPUP:
+            from timmy.accounts.service import on_topup_paid as account_topup_paid
+
+            return account_topup_paid
         case _:
             assert_never(purpose)
 

@@ -23,6 +23,7 @@ class PaymentPurpose(enum.StrEnum):
     BOOTSTRAP = "bootstrap"  # a node's invoice (owner: the bootstrap job)
     SESSION_DEPOSIT = "session_deposit"  # owner: the session
     SESSION_TOPUP = "session_topup"  # owner: the session
+    ACCOUNT_TOPUP = "account_topup"  # owner: the prepaid account
 
 
 class UnknownPaymentPurpose(TimmyError):
@@ -162,3 +163,15 @@ def release_resumption(tx: Db, payment_hash: str) -> None:
         "UPDATE invoices SET resumed_at = NULL WHERE payment_hash = :h",
         h=payment_hash,
     )
+
+
+def pending_for_owner(tx: Db, purpose: PaymentPurpose, owner_id: str) -> list[Invoice]:
+    """The owner's still-pending invoices of one purpose, oldest first."""
+    rows = tx.all(
+        f"SELECT {_COLUMNS} FROM invoices WHERE purpose = :purpose AND owner_id = :owner"
+        " AND state = :pending ORDER BY created_at",
+        purpose=purpose.value,
+        owner=owner_id,
+        pending=InvoiceState.PENDING.value,
+    )
+    return [_invoice(row) for row in rows]
