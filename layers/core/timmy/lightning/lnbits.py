@@ -33,14 +33,19 @@ only when nothing was sent (or LNbits answered 429), and never on LNbits' 520 ve
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from timmy import upstream
-from timmy.lightning.bolt11 import MAX_DESCRIPTION_BYTES, decode_invoice, preimage_matches
+from timmy.lightning.bolt11 import MAX_DESCRIPTION_BYTES, decode_invoice
+from timmy.lightning.checks import (
+    check_create_args,
+    created_invoice,
+    normalise_hash,
+    proven_preimage,
+)
 from timmy.lightning.errors import InvalidInvoice, LightningBadResponse, LightningUnavailable
 from timmy.lightning.types import CreatedInvoice, InvoiceStatus, PaymentResult, PaymentState
 
@@ -49,7 +54,6 @@ log = logging.getLogger(__name__)
 PAYMENTS_PATH: Final = "/api/v1/payments"
 WALLET_PATH: Final = "/api/v1/wallet"  # the key's wallet (id, name, balance): a cheap probe
 LNBITS_ERROR_STATUS: Final = 520  # LNbits' PaymentError / InvoiceError responses
-_HEX64_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_REASON_CHARS: Final = 300
 # Short waits: these calls answer an HTTP request that API Gateway ends after 29 s.
 RETRY: Final = upstream.RetryPolicy(
@@ -128,7 +132,9 @@ class LNbitsBackend:
         be reached, fails or rejects the key, :class:`LightningBadResponse` when it refuses the
         invoice or answers with anything we cannot verify.
         """
-        _check_create_args(amount_sats, memo, expiry, webhook_url)
+        check_create_args(
+            amount_sats, memo, expiry, webhook_url, max_memo_bytes=MAX_DESCRIPTION_BYTES
+        )
         body: dict[str, Any] = {
             "out": False,  # LNbits defaults to out=true, which would *pay* instead
             "amount": amount_sats,
@@ -152,7 +158,13 @@ class LNbitsBackend:
             raise LightningUnavailable("LNbits rejected the invoice key")
         if response.status_code not in (200, 201):
             raise LightningBadResponse(self._refusal(response))
-        return _created_invoice(_json_object(response), amount_sats)
+        body = _json_object(response)
+        return created_invoice(
+            "LNbits",
+            body.get("payment_hash"),
+            body.get("payment_request") or body.get("bolt11"),
+            amount_sats,
+        )
 
     def check(self, payment_hash: str) -> InvoiceStatus:
         """Whether LNbits has settled ``payment_hash`` for this wallet.
@@ -160,7 +172,7 @@ class LNbitsBackend:
         Unknown hashes are simply not paid. Raises :class:`InvalidInvoice` for a malformed
         hash, :class:`LightningUnavailable` when LNbits cannot answer.
         """
-        lookup = self._lookup(_normalise_hash(payment_hash))
+        lookup = self._lookup(normalise_hash(payment_hash))
         if lookup is None:
             return InvoiceStatus(paid=False, preimage=None)
         return InvoiceStatus(paid=lookup.paid, preimage=lookup.preimage)
@@ -218,7 +230,7 @@ class LNbitsBackend:
         :class:`InvalidInvoice` for a malformed hash, :class:`LightningUnavailable` when LNbits
         cannot answer.
         """
-        payment_hash = _normalise_hash(payment_hash)
+        payment_hash = normalise_hash(payment_hash)
         lookup = self._lookup(payment_hash)
         if lookup is None or lookup.outgoing is False:
             return PaymentResult(payment_hash=payment_hash, state=PaymentState.UNKNOWN)
@@ -271,7 +283,7 @@ class LNbitsBackend:
         return PaymentResult(
             payment_hash=payment_hash,
             state=PaymentState.PAID,
-            preimage=_proven_preimage(body.get("preimage"), payment_hash),
+            preimage=proven_preimage(body.get("preimage"), payment_hash),
             fee_sats=_fee_sats(body.get("fee")),
         )
 
@@ -327,7 +339,7 @@ class LNbitsBackend:
             fee_sats = _fee_sats(details.get("fee"))
         return _Lookup(
             paid=paid,
-            preimage=_proven_preimage(body.get("preimage"), payment_hash) if paid else None,
+            preimage=proven_preimage(body.get("preimage"), payment_hash) if paid else None,
             outgoing=outgoing,
             failed=not paid and body.get("status") == "failed",
             fee_sats=fee_sats,
@@ -379,26 +391,6 @@ class LNbitsBackend:
         return response
 
 
-def _check_create_args(amount_sats: int, memo: str, expiry: int, webhook_url: str | None) -> None:
-    if isinstance(amount_sats, bool) or not isinstance(amount_sats, int) or amount_sats < 1:
-        raise ValueError("amount_sats must be a positive integer")
-    if not isinstance(memo, str) or len(memo.encode("utf-8")) > MAX_DESCRIPTION_BYTES:
-        raise ValueError(f"memo must be a string of at most {MAX_DESCRIPTION_BYTES} UTF-8 bytes")
-    if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 1:
-        raise ValueError("expiry must be a positive integer")
-    if webhook_url is not None and (
-        not isinstance(webhook_url, str) or not webhook_url.startswith(("https://", "http://"))
-    ):
-        raise ValueError("webhook_url must be an http(s) URL")
-
-
-def _normalise_hash(payment_hash: str) -> str:
-    # Validated before it is put in a URL path, so it can never reach another endpoint.
-    if not isinstance(payment_hash, str) or not _HEX64_RE.fullmatch(payment_hash):
-        raise InvalidInvoice("payment hash must be 64 hex characters")
-    return payment_hash.lower()
-
-
 _json_object = upstream.json_object
 
 
@@ -412,39 +404,8 @@ def _reason(detail: object) -> str:
     return ""
 
 
-def _created_invoice(body: dict[str, Any], amount_sats: int) -> CreatedInvoice:
-    """Trust the created invoice only if its BOLT11 says what LNbits claims and we asked."""
-    payment_hash = body.get("payment_hash")
-    bolt11 = body.get("payment_request") or body.get("bolt11")
-    if not isinstance(payment_hash, str) or not _HEX64_RE.fullmatch(payment_hash):
-        raise LightningBadResponse("LNbits returned an invoice without a valid payment hash")
-    if not isinstance(bolt11, str):
-        raise LightningBadResponse("LNbits returned an invoice without a BOLT11 string")
-    try:
-        decoded = decode_invoice(bolt11)
-    except InvalidInvoice:
-        raise LightningBadResponse("LNbits returned an invoice that does not decode") from None
-    if decoded.payment_hash != payment_hash.lower():
-        raise LightningBadResponse("LNbits returned an invoice for a different payment hash")
-    if decoded.amount_sats != amount_sats:
-        raise LightningBadResponse("LNbits returned an invoice for a different amount")
-    return CreatedInvoice(
-        payment_hash=decoded.payment_hash,
-        payment_request=bolt11,
-        amount_sats=amount_sats,
-        expires_at=decoded.expires_at,
-    )
-
-
 def _fee_sats(fee_msat: object) -> int | None:
     """LNbits' fee (msat, negative on outgoing payments) as whole sats, rounded up."""
     if isinstance(fee_msat, bool) or not isinstance(fee_msat, int):
         return None
     return -(-abs(fee_msat) // 1000)
-
-
-def _proven_preimage(preimage: object, payment_hash: str) -> str | None:
-    """``preimage`` (lower case) if it hashes to ``payment_hash``, else None."""
-    if isinstance(preimage, str) and preimage_matches(preimage, payment_hash):
-        return preimage.lower()
-    return None

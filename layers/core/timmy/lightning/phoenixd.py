@@ -34,21 +34,26 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 from dataclasses import dataclass
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 import httpx
 
 from timmy import upstream
-from timmy.lightning.bolt11 import decode_invoice, preimage_matches
+from timmy.lightning.bolt11 import decode_invoice
+from timmy.lightning.checks import (
+    check_create_args,
+    created_invoice,
+    is_int,
+    normalise_hash,
+    proven_preimage,
+)
 from timmy.lightning.errors import InvalidInvoice, LightningBadResponse, LightningUnavailable
 from timmy.lightning.types import CreatedInvoice, InvoiceStatus, PaymentResult, PaymentState
 
 log = logging.getLogger(__name__)
 
 MAX_DESCRIPTION_CHARS: Final = 128  # phoenixd refuses longer descriptions
-_HEX64_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_REASON_CHARS: Final = 300
 # Short waits: these calls answer an HTTP request that API Gateway ends after 29 s.
 RETRY: Final = upstream.RetryPolicy(attempts=2, base_delay=0.25, max_delay=1.0, max_retry_after=2.0)
@@ -112,7 +117,7 @@ class PhoenixdBackend:
         be reached, fails or rejects the password, :class:`LightningBadResponse` when it
         refuses the invoice or answers with anything we cannot verify.
         """
-        _check_create_args(amount_sats, memo, expiry, webhook_url)
+        check_create_args(amount_sats, memo, expiry, webhook_url)
         form = {
             # A longer memo would be refused outright; a shortened one still says what it is.
             "description": memo[:MAX_DESCRIPTION_CHARS],
@@ -129,7 +134,12 @@ class PhoenixdBackend:
             raise LightningUnavailable("phoenixd rejected the password")
         if status != 200:
             raise LightningBadResponse(self._refusal(response))
-        return _created_invoice(upstream.json_object(response), amount_sats)
+        body = upstream.json_object(response)
+        if body.get("amountSat", amount_sats) != amount_sats:
+            raise LightningBadResponse("phoenixd returned an invoice for a different amount")
+        return created_invoice(
+            "phoenixd", body.get("paymentHash"), body.get("serialized"), amount_sats
+        )
 
     def check(self, payment_hash: str) -> InvoiceStatus:
         """Whether phoenixd has received ``payment_hash``; unknown hashes are not paid.
@@ -137,7 +147,7 @@ class PhoenixdBackend:
         Raises :class:`InvalidInvoice` for a malformed hash, :class:`LightningUnavailable` when
         phoenixd cannot answer, :class:`LightningBadResponse` for an answer we cannot use.
         """
-        payment_hash = _normalise_hash(payment_hash)
+        payment_hash = normalise_hash(payment_hash)
         response = self._request("GET", f"/payments/incoming/{payment_hash}")
         if response.status_code == 404:
             return InvoiceStatus(paid=False, preimage=None)
@@ -145,10 +155,12 @@ class PhoenixdBackend:
         if body.get("isPaid") is not True:  # only a JSON true: the preimage exists before
             return InvoiceStatus(paid=False, preimage=None)
         requested, received = body.get("requestedSat"), body.get("receivedSat")
-        if _is_int(requested) and _is_int(received) and received < requested:
+        if is_int(requested) and is_int(received) and received < requested:
             log.error("phoenixd reports an invoice paid with less than it asked")
             return InvoiceStatus(paid=False, preimage=None)
-        return InvoiceStatus(paid=True, preimage=_proven(body.get("preimage"), payment_hash))
+        return InvoiceStatus(
+            paid=True, preimage=proven_preimage(body.get("preimage"), payment_hash)
+        )
 
     def pay(self, bolt11: str) -> PaymentResult:
         """Pay ``bolt11``; never raises for an outcome (see the module docstring).
@@ -188,7 +200,7 @@ class PhoenixdBackend:
             log.warning("phoenixd could not pay: %s", self._redacted(body.get("reason")))
             return self._settled_or(payment_hash, PaymentState.FAILED)
         returned = body.get("paymentHash")
-        preimage = _proven(body.get("paymentPreimage"), payment_hash)
+        preimage = proven_preimage(body.get("paymentPreimage"), payment_hash)
         if not isinstance(returned, str) or returned.lower() != payment_hash or preimage is None:
             # Not a proof of paying our hash: believe only the node's record of it.
             log.error("phoenixd answered a pay call without a proof of paying the invoice")
@@ -208,7 +220,7 @@ class PhoenixdBackend:
         UNKNOWN when phoenixd has no record of it. Raises :class:`InvalidInvoice` for a
         malformed hash, :class:`LightningUnavailable` when phoenixd cannot answer.
         """
-        payment_hash = _normalise_hash(payment_hash)
+        payment_hash = normalise_hash(payment_hash)
         outgoing = self._outgoing(payment_hash)
         if outgoing is None:
             return PaymentResult(payment_hash=payment_hash, state=PaymentState.UNKNOWN)
@@ -258,7 +270,7 @@ class PhoenixdBackend:
         if response.status_code == 404:
             return None
         body = self._read_answer(response, "check a payment")
-        preimage = _proven(body.get("preimage"), payment_hash)
+        preimage = proven_preimage(body.get("preimage"), payment_hash)
         if body.get("isPaid") is True and preimage is None:
             log.warning("phoenixd marks a payment paid without a matching preimage")
         fees = body.get("fees")
@@ -266,7 +278,7 @@ class PhoenixdBackend:
             paid=body.get("isPaid") is True and preimage is not None,
             preimage=preimage,
             final=body.get("completedAt") is not None,
-            fee_sats=-(-fees // 1000) if _is_int(fees) and fees >= 0 else None,
+            fee_sats=-(-fees // 1000) if is_int(fees) and fees >= 0 else None,
         )
 
     def _read_answer(self, response: httpx.Response, what: str) -> dict[str, Any]:
@@ -336,59 +348,5 @@ class PhoenixdBackend:
         return response
 
 
-def _check_create_args(amount_sats: int, memo: str, expiry: int, webhook_url: str | None) -> None:
-    if not _is_int(amount_sats) or amount_sats < 1:
-        raise ValueError("amount_sats must be a positive integer")
-    if not isinstance(memo, str):
-        raise ValueError("memo must be a string")
-    if not _is_int(expiry) or expiry < 1:
-        raise ValueError("expiry must be a positive integer")
-    if webhook_url is not None and (
-        not isinstance(webhook_url, str) or not webhook_url.startswith(("https://", "http://"))
-    ):
-        raise ValueError("webhook_url must be an http(s) URL")
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _normalise_hash(payment_hash: str) -> str:
-    # Validated before it is put in a URL path, so it can never reach another endpoint.
-    if not isinstance(payment_hash, str) or not _HEX64_RE.fullmatch(payment_hash):
-        raise InvalidInvoice("payment hash must be 64 hex characters")
-    return payment_hash.lower()
-
-
-def _proven(preimage: object, payment_hash: str) -> str | None:
-    """``preimage`` (lower case) if it hashes to ``payment_hash``, else None."""
-    if isinstance(preimage, str) and preimage_matches(preimage, payment_hash):
-        return preimage.lower()
-    return None
-
-
 def _sats(value: object) -> int | None:
-    return value if _is_int(value) and value >= 0 else None
-
-
-def _created_invoice(body: dict[str, Any], amount_sats: int) -> CreatedInvoice:
-    """Trust the created invoice only if its BOLT11 says what phoenixd claims and we asked."""
-    payment_hash, bolt11 = body.get("paymentHash"), body.get("serialized")
-    if not isinstance(payment_hash, str) or not _HEX64_RE.fullmatch(payment_hash):
-        raise LightningBadResponse("phoenixd returned an invoice without a valid payment hash")
-    if not isinstance(bolt11, str):
-        raise LightningBadResponse("phoenixd returned an invoice without a BOLT11 string")
-    try:
-        decoded = decode_invoice(bolt11)
-    except InvalidInvoice:
-        raise LightningBadResponse("phoenixd returned an invoice that does not decode") from None
-    if decoded.payment_hash != payment_hash.lower():
-        raise LightningBadResponse("phoenixd returned an invoice for a different payment hash")
-    if decoded.amount_sats != amount_sats or body.get("amountSat", amount_sats) != amount_sats:
-        raise LightningBadResponse("phoenixd returned an invoice for a different amount")
-    return CreatedInvoice(
-        payment_hash=decoded.payment_hash,
-        payment_request=bolt11,
-        amount_sats=amount_sats,
-        expires_at=decoded.expires_at,
-    )
+    return value if is_int(value) and value >= 0 else None
