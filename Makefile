@@ -24,10 +24,13 @@ UV := $(VENV)/bin/uv
 UV_VERSION := $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-$(VENV)/.installed: pyproject.toml uv.lock
+# uv alone, so that `make lock` can re-lock a pyproject.toml the current lock no longer matches.
+$(UV):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is required"; exit 1; }
 	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	@test -x $(UV) || $(PY) -m pip install -q "uv==$(UV_VERSION)"
+	@$(PY) -m pip install -q "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --locked --python $(PY)
 	@touch $@
 
@@ -73,7 +76,7 @@ openapi: $(VENV)/.installed
 	$(PY) -m local.openapi --write
 
 # After editing a dependency in pyproject.toml: re-lock, and export the layer's requirements.
-lock: $(VENV)/.installed
+lock: $(UV)
 	$(UV) lock
 	$(UV) export -q --frozen --only-group runtime --no-hashes --no-emit-project -o layers/core/requirements.txt
 
