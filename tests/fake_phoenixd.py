@@ -155,3 +155,15 @@ class FakePhoenixd:
         if self.pay_outcome == "timeout":
             raise httpx.ReadTimeout("the answer never came")
         return httpx.Response(200, json=sent)
+
+
+def pay_payouts_through(monkeypatch: Any) -> FakePhoenixd:
+    """A fake phoenixd on the bcrt network that the payout path pays through (for this test)."""
+    from timmy.lightning.phoenixd import PhoenixdBackend
+    from timmy.payouts import service as payout_service
+
+    fake = FakePhoenixd(network="bcrt")
+    client = httpx.Client(transport=httpx.MockTransport(fake.handler))
+    phoenix = PhoenixdBackend("http://phoenixd.example", PASSWORD, client=client, network="bcrt")
+    monkeypatch.setattr(payout_service, "backend", lambda: phoenix)
+    return fake

@@ -121,3 +121,83 @@ def test_the_account_needs_a_token(api: httpx.Client) -> None:
     answer = api.get("/api/v1/account")
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "missing_token"
+
+
+def funded(api: httpx.Client, sats: int) -> str:
+    body = topup(api, sats).json()
+    pay(api, body["invoice"])
+    return str(body["token"])
+
+
+def wallet_invoice(api: httpx.Client, sats: int) -> str:
+    made = api.post("/api/dev/wallet/invoice", json={"amount_sats": sats})
+    assert made.status_code == 200, made.text
+    assert made.json()["amount_sats"] == sats
+    return str(made.json()["invoice"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/account/withdraw", "/api/v1/ai-for-hire/collect"])
+def test_withdraw_to_a_bolt11_then_the_same_invoice_again_is_409(
+    api: httpx.Client, path: str
+) -> None:
+    token = funded(api, 500)
+    invoice = wallet_invoice(api, 300)
+
+    paid = api.post(path, json={"invoice": invoice}, headers={"X-Token": token})
+
+    assert paid.status_code == 200, paid.text
+    body = paid.json()
+    # The stub node charges no routing fee: the reserve held while paying came back.
+    assert (body["status"], body["amount_sats"], body["fee_sats"]) == ("paid", 300, 0)
+    assert body["balance_sats"] == 200
+    account = api.get("/api/v1/account", headers={"X-Token": token}).json()
+    assert account["balance_sats"] == 200
+    assert account["payouts"][0]["payment_hash"] == body["payment_hash"]
+    assert account["payouts"][0]["status"] == "paid"
+    again = api.post(path, json={"invoice": invoice}, headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "invoice_already_used"
+    assert api.get("/api/v1/account", headers={"X-Token": token}).json()["balance_sats"] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"invoice": "lnbcrt1garbage"}, 400, "invalid_invoice"),
+        ({"invoice": None}, 400, "invalid_request"),
+        ({}, 400, "invalid_request"),
+        ({"invoice": "INVOICE", "amount_sats": 10}, 400, "amount_mismatch"),
+        ({"invoice": "INVOICE", "amount_sats": "100"}, 400, "invalid_request"),
+        ({"invoice": "INVOICE", "amount_sats": 1.5}, 400, "invalid_request"),
+        ({"invoice": "BIG"}, 402, "insufficient_balance"),
+        ({"invoice": "OWN"}, 400, "own_invoice"),
+    ],
+)
+def test_a_bad_withdrawal_is_refused_and_changes_nothing(
+    api: httpx.Client, body: dict[str, Any], status: int, code: str
+) -> None:
+    token = funded(api, 150)
+    replacements = {
+        "INVOICE": wallet_invoice(api, 100),
+        "BIG": wallet_invoice(api, 149),
+        "OWN": topup(api, 5, **{"X-Token": token}).json()["invoice"],
+    }
+    if body.get("invoice") in replacements:
+        body = {**body, "invoice": replacements[body["invoice"]]}
+
+    answer = api.post("/api/v1/account/withdraw", json=body, headers={"X-Token": token})
+
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code
+    account = api.get("/api/v1/account", headers={"X-Token": token}).json()
+    assert (account["balance_sats"], account["payouts"]) == (150, [])
+
+
+def test_a_withdrawal_needs_a_valid_token(api: httpx.Client) -> None:
+    invoice = wallet_invoice(api, 10)
+    missing = api.post("/api/v1/account/withdraw", json={"invoice": invoice})
+    assert (missing.status_code, missing.json()["error"]["code"]) == (401, "missing_token")
+    forged = api.post(
+        "/api/v1/ai-for-hire/collect", json={"invoice": invoice}, headers={"X-Token": "tmy_x"}
+    )
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "invalid_token")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-from fake_phoenixd import PASSWORD, FakePhoenixd
+from fake_phoenixd import FakePhoenixd, pay_payouts_through
 from paid_sessions import paid_session
 
 from timmy import payments
@@ -16,9 +15,7 @@ from timmy.data.invoices import PaymentPurpose
 from timmy.db.connection import db, transaction
 from timmy.errors import TimmyError
 from timmy.jobs import service as jobs
-from timmy.lightning.phoenixd import PhoenixdBackend
 from timmy.payouts import reconcile_pending_payouts
-from timmy.payouts import service as payout_service
 from timmy.payouts.service import pay_out
 from timmy.sessions.withdrawals import SESSION_WITHDRAWAL
 
@@ -30,11 +27,7 @@ def _db(clean_db: None) -> None:
 
 @pytest.fixture
 def node(monkeypatch: pytest.MonkeyPatch) -> FakePhoenixd:
-    fake = FakePhoenixd(network="bcrt")
-    client = httpx.Client(transport=httpx.MockTransport(fake.handler))
-    phoenix = PhoenixdBackend("http://phoenixd.example", PASSWORD, client=client, network="bcrt")
-    monkeypatch.setattr(payout_service, "backend", lambda: phoenix)
-    return fake
+    return pay_payouts_through(monkeypatch)
 
 
 def ended_job(refundable_sats: int) -> str:

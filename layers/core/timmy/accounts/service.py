@@ -24,18 +24,23 @@ from timmy.accounts.views import (
     AccountView,
 )
 from timmy.data import accounts as data
-from timmy.data import invoices
+from timmy.data import invoices, payouts
 from timmy.data.accounts import Account, LedgerReason
 from timmy.data.invoices import Invoice, PaymentPurpose
 from timmy.db.connection import Db, transaction
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
 from timmy.observability import log_ref
 from timmy.payments import Confirmation
+from timmy.payouts.service import max_payout
+from timmy.payouts.views import PayoutSummary
 
 logger = logging.getLogger(__name__)
 
 PURPOSE = PaymentPurpose.ACCOUNT_TOPUP
 CLAIM_PATH = "/api/v1/topup/claim"
+# The payout source kind of withdrawals (timmy.accounts.withdrawals registers the source).
+WITHDRAWAL_KIND = "account_withdrawal"
+RECENT_PAYOUTS = 10
 
 
 def authenticate(token: str) -> Account:
@@ -151,10 +156,12 @@ def get_account(token: str) -> AccountView:
     with transaction() as tx:
         current = data.get(tx, account.id)
         pending = invoices.pending_for_owner(tx, PURPOSE, account.id)
+        recent = payouts.recent_for_source(tx, WITHDRAWAL_KIND, account.id, limit=RECENT_PAYOUTS)
     assert current is not None
     return AccountView(
         account_id=current.id,
         balance_sats=current.balance_sats,
+        withdrawable_sats=max_payout(current.balance_sats),
         nostr_pubkey=current.nostr_pubkey,
         trust_tier=identity.tier_of(current.nostr_pubkey),
         pending_topups=[
@@ -166,5 +173,6 @@ def get_account(token: str) -> AccountView:
             )
             for i in pending
         ],
+        payouts=[PayoutSummary.of(p) for p in recent],
         created_at=current.created_at,
     )

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from timmy.data.identities import TrustTier
+from timmy.payouts.views import PayoutSummary
 
 
 class AccountTopupChallenge(BaseModel):
@@ -46,5 +47,9 @@ class AccountView(BaseModel):
     balance_sats: int
     nostr_pubkey: str | None
     trust_tier: TrustTier
+    withdrawable_sats: int = Field(
+        description="The largest amount a withdrawal can ask for (it also holds a fee reserve)"
+    )
     pending_topups: list[AccountPendingTopup]
+    payouts: list[PayoutSummary] = Field(description="The latest withdrawals, newest first")
     created_at: datetime

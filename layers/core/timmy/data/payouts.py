@@ -115,6 +115,18 @@ def latest_live(tx: Db, source_kind: str, source_id: str) -> Payout | None:
     )
 
 
+def recent_for_source(tx: Db, source_kind: str, source_id: str, *, limit: int) -> list[Payout]:
+    """The source's newest payouts, newest first."""
+    rows = tx.all(
+        f"SELECT {_COLUMNS} FROM payouts WHERE source_kind = :kind AND source_id = :source"
+        " ORDER BY created_at DESC, id DESC LIMIT :limit",
+        kind=source_kind,
+        source=source_id,
+        limit=limit,
+    )
+    return [_payout(row) for row in rows]
+
+
 def pending_before(tx: Db, cutoff: datetime, *, limit: int) -> list[Payout]:
     """Pending payouts written before ``cutoff``, oldest first."""
     rows = tx.all(

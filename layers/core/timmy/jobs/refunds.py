@@ -21,6 +21,7 @@ from timmy.data.payouts import PayoutState
 from timmy.db.connection import Db
 from timmy.jobs.errors import AlreadyRefunded, JobNotFound, NothingRefundable, RefundInProgress
 from timmy.payouts.errors import AmountMismatch
+from timmy.payouts.sources import CreditReason
 
 KIND: Final = "job_refund"
 # Where something can be owed back (a rejected or expired job owes nothing).
@@ -31,7 +32,9 @@ class JobRefundSource:
     kind = KIND
     bears_fee = False
 
-    def debit(self, tx: Db, source_id: str, *, amount_sats: int, debit_sats: int) -> int:
+    def debit(
+        self, tx: Db, source_id: str, *, amount_sats: int, debit_sats: int, payment_hash: str
+    ) -> int:
         job = data.get(tx, source_id, for_update=True)
         if job is None:
             raise JobNotFound("No job with that id.")
@@ -52,7 +55,9 @@ class JobRefundSource:
             )
         return 0
 
-    def credit(self, tx: Db, source_id: str, sats: int) -> int:
+    def credit(
+        self, tx: Db, source_id: str, sats: int, *, reason: CreditReason, payment_hash: str
+    ) -> int:
         # Nothing to move: a failed payout stops being live, so the refund is claimable again.
         return self.balance(tx, source_id)
 

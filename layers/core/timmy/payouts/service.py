@@ -44,8 +44,8 @@ from timmy.payouts.errors import (
     WrongNetwork,
 )
 from timmy.payouts.settings import payout_settings
-from timmy.payouts.sources import PayoutSource, source_of
-from timmy.payouts.views import PayoutAnswer
+from timmy.payouts.sources import CreditReason, PayoutSource, source_of
+from timmy.payouts.views import PayoutAnswer, fee_charged
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +58,11 @@ class PayoutOutcome:
     @property
     def answer(self) -> PayoutAnswer:
         payout = self.payout
-        if payout.state == PayoutState.PAID:
-            fee = payout.fee_charged_sats or 0
-        elif payout.state == PayoutState.PENDING:
-            fee = payout.source_debit_sats - payout.amount_sats
-        else:
-            fee = 0
         return PayoutAnswer(
             status=payout.state,
             payment_hash=payout.payment_hash,
             amount_sats=payout.amount_sats,
-            fee_sats=fee,
+            fee_sats=fee_charged(payout),
             balance_sats=self.balance_sats,
         )
 
@@ -134,7 +128,13 @@ def pay_out(
     with transaction() as tx:
         if data.hash_used(tx, invoice.payment_hash):
             raise InvoiceAlreadyUsed("That invoice has been used for a payout already.")
-        source.debit(tx, source_id, amount_sats=amount, debit_sats=debit)
+        source.debit(
+            tx,
+            source_id,
+            amount_sats=amount,
+            debit_sats=debit,
+            payment_hash=invoice.payment_hash,
+        )
         payout = data.insert(
             tx,
             payout_id=str(uuid.uuid4()),
@@ -207,7 +207,12 @@ def _settle_once(payment_hash: str, result: PaymentResult) -> tuple[Payout, bool
             return settled, False
         back = flipped.refund_to_source_sats
         if back > 0:
-            source.credit(tx, flipped.source_id, back)
+            reason = (
+                CreditReason.FEE_RETURN
+                if flipped.state == PayoutState.PAID
+                else CreditReason.FAILED
+            )
+            source.credit(tx, flipped.source_id, back, reason=reason, payment_hash=payment_hash)
         return flipped, True
 
 

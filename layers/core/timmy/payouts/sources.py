@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import functools
 import importlib
+from enum import StrEnum
 from typing import Protocol
 
 from timmy.db.connection import Db
 from timmy.payouts.errors import UnknownPayoutSource
+
+
+class CreditReason(StrEnum):
+    """Why a payout gives sats back to its source (a source with a ledger records it)."""
+
+    FEE_RETURN = "fee_return"  # paid: the unused part of the routing-fee reserve
+    FAILED = "failed"  # definitely not paid: everything that was taken
 
 
 class PayoutSource(Protocol):
@@ -22,16 +30,21 @@ class PayoutSource(Protocol):
     # reserve). False: the payee gets exactly the amount and Timmy bears the fee.
     bears_fee: bool
 
-    def debit(self, tx: Db, source_id: str, *, amount_sats: int, debit_sats: int) -> int:
-        """Take ``debit_sats`` for a payout of ``amount_sats``; the balance left.
+    def debit(
+        self, tx: Db, source_id: str, *, amount_sats: int, debit_sats: int, payment_hash: str
+    ) -> int:
+        """Take ``debit_sats`` for the payout of ``amount_sats`` to ``payment_hash``; the
+        balance left.
 
         Locks what it debits. Raises the source's own refusal (insufficient balance, nothing
         refundable, …); the transaction then rolls back and nothing was taken.
         """
         ...
 
-    def credit(self, tx: Db, source_id: str, sats: int) -> int:
-        """Give ``sats`` back (a failed payout, an unused fee reserve); the balance after."""
+    def credit(
+        self, tx: Db, source_id: str, sats: int, *, reason: CreditReason, payment_hash: str
+    ) -> int:
+        """Give ``sats`` back for the payout to ``payment_hash``; the balance after."""
         ...
 
     def balance(self, tx: Db, source_id: str) -> int: ...
@@ -42,6 +55,7 @@ class PayoutSource(Protocol):
 SOURCES: dict[str, str] = {
     "job_refund": "timmy.jobs.refunds:JOB_REFUND",
     "session_withdrawal": "timmy.sessions.withdrawals:SESSION_WITHDRAWAL",
+    "account_withdrawal": "timmy.accounts.withdrawals:ACCOUNT_WITHDRAWAL",
 }
 
 

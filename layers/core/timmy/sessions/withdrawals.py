@@ -19,6 +19,7 @@ from timmy.data import sessions as data
 from timmy.db.connection import Db
 from timmy.payouts import service as payouts
 from timmy.payouts.errors import InsufficientBalance
+from timmy.payouts.sources import CreditReason
 from timmy.payouts.views import PayoutAnswer
 from timmy.sessions import auth
 from timmy.sessions.errors import SessionNotPaid
@@ -32,7 +33,9 @@ class SessionBalanceSource:
     kind = KIND
     bears_fee = True
 
-    def debit(self, tx: Db, source_id: str, *, amount_sats: int, debit_sats: int) -> int:
+    def debit(
+        self, tx: Db, source_id: str, *, amount_sats: int, debit_sats: int, payment_hash: str
+    ) -> int:
         left = data.debit_for_payout(tx, source_id, amount_sats=debit_sats)
         if left is None:
             raise InsufficientBalance(
@@ -41,7 +44,9 @@ class SessionBalanceSource:
             )
         return left
 
-    def credit(self, tx: Db, source_id: str, sats: int) -> int:
+    def credit(
+        self, tx: Db, source_id: str, sats: int, *, reason: CreditReason, payment_hash: str
+    ) -> int:
         return data.give_back(tx, source_id, amount_sats=sats)
 
     def balance(self, tx: Db, source_id: str) -> int:
