@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -40,7 +42,7 @@ app = HttpApi(openai_errors=True)
         503: response_doc("The AI provider is unavailable (ai_unavailable); nothing was charged"),
     },
 )
-def chat_completions(body: ChatCompletionRequest) -> Response:
+def chat_completions(body: ChatCompletionRequest) -> Response[Any]:
     answer = complete(
         body,
         authorization=header(app, "authorization"),
