@@ -142,3 +142,32 @@ def test_the_free_tier_pays_for_a_trusted_nostr_bound_account(
     assert (row["free_tier"], row["absorbed_sats"], row["charged_sats"]) == ("free", 1, 0)
     assert int(db().scalar("SELECT balance_sats FROM generosity_pool")) == 999
     assert db().scalar("SELECT count(*) FROM free_tier_grants WHERE pubkey = :pk", pk=pubkey) == 1
+
+
+def test_a_partial_grant_splits_the_cost_between_pool_and_balance(
+    sdk: Sdk, accounts: Callable[..., Account], sat_per_token: None
+) -> None:
+    freetier.seed_pool()
+    db().execute("UPDATE generosity_pool SET balance_sats = 1000")
+    budget = freetier.pool_status().daily_budgets[TrustTier.ESTABLISHED]
+    pubkey = identities.make_identity(TrustTier.ESTABLISHED)
+    account = accounts(1_000, nostr_pubkey=pubkey)
+    long_question = [{"role": "user", "content": "Explain this. " * 20}]
+    raw = sdk.client(account.token).chat.completions.with_raw_response.create(
+        model="stub", messages=long_question, max_tokens=200
+    )
+    usage = raw.parse().usage
+    assert usage is not None
+    cost = usage.total_tokens  # one sat per token, more than the day's budget
+    assert cost > budget
+    charged = cost - budget
+    assert raw.headers["x-timmy-cost-sats"] == str(charged)
+    assert account.balance() == 1_000 - charged
+    [row] = account.requests()
+    assert (row["free_tier"], row["pool_reserved_sats"], row["absorbed_sats"]) == (
+        "partial",
+        budget,
+        budget,
+    )
+    credited = freetier.credit_amount(charged)
+    assert int(db().scalar("SELECT balance_sats FROM generosity_pool")) == 1000 - budget + credited

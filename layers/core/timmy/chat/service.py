@@ -213,11 +213,11 @@ def _hold(payer: Payer, record: HoldRecord, decision: freetier.Decision, base_ur
     pubkey = payer.nostr_pubkey
     try:
         with transaction() as tx:
-            payer.lock(tx)  # the payer's row first: see timmy.chat.payers
             serve = decision.serve
             pool_sats = decision.absorb_sats if serve == Serve.FREE else 0
             if serve == Serve.PARTIAL:
                 assert pubkey is not None, "only an identity is ever granted anything"
+                payer.lock(tx)  # the payer's row before the pool's: see timmy.chat.payers
                 pool_sats = freetier.reserve_partial_grant(decision.absorb_sats, pubkey, tx=tx)
                 if pool_sats == 0:
                     serve = Serve.GATE
