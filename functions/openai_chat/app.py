@@ -31,7 +31,13 @@ app = HttpApi(openai_errors=True)
     ),
     tags=["openai"],
     responses={
-        200: response_doc("The completion (or its event stream)", ChatCompletion),
+        200: {
+            "description": "The completion, or with stream: true its events (delivered whole)",
+            "content": {
+                "application/json": {"model": ChatCompletion},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
         400: response_doc("Invalid request; model_not_supported; n > 1; max_tokens_too_large"),
         401: response_doc("invalid_token, invalid_macaroon, macaroon_expired: forged or unknown"),
         402: response_doc(
