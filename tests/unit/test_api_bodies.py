@@ -131,3 +131,39 @@ def test_every_http_handler_uses_the_shared_resolver(logical_id: str) -> None:
     spec = Template(ROOT / "template.yaml", {"DevMode": "true"}).functions()[logical_id]
     module = load_module(spec.module_file, f"resolver_check_{logical_id}")
     assert isinstance(module.app, HttpApi), logical_id
+
+
+def test_openai_routes_add_type_and_param_to_the_one_envelope() -> None:
+    import json as _json
+
+    from timmy.api import error_response, openai_error_type
+
+    plain = _json.loads(error_response(402, "insufficient_balance", "Top up.").body)
+    assert plain == {"error": {"code": "insufficient_balance", "message": "Top up."}}
+    openai = _json.loads(
+        error_response(
+            402,
+            "insufficient_balance",
+            "Top up.",
+            openai=True,
+            fields={"topup_url": "https://t.example/api/v1/topup"},
+        ).body
+    )
+    assert openai == {
+        "error": {
+            "code": "insufficient_balance",
+            "message": "Top up.",
+            "type": "insufficient_quota",
+            "param": None,
+            "topup_url": "https://t.example/api/v1/topup",
+        }
+    }
+    assert [openai_error_type(s) for s in (400, 401, 403, 404, 409, 502, 503)] == [
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "invalid_request_error",
+        "api_error",
+        "api_error",
+    ]

@@ -28,7 +28,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from timmy.errors import BadRequest, TimmyError
 from timmy.observability import logger, metrics
@@ -42,6 +42,15 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[dict[str, Any]] | None = None
+    type: str | None = Field(
+        default=None, description="On /v1/* only: OpenAI's error type (invalid_request_error…)"
+    )
+    param: str | None = Field(
+        default=None, description="On /v1/* only: the request field at fault, or null"
+    )
+    topup_url: str | None = Field(
+        default=None, description="insufficient_balance: where the account is topped up"
+    )
 
 
 class ErrorEnvelope(BaseModel):
@@ -163,12 +172,17 @@ class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
 
 
 class HttpApi(APIGatewayHttpResolver):
-    """The resolver of every HTTP handler: request validation, strict bodies, the envelope."""
+    """The resolver of every HTTP handler: request validation, strict bodies, the envelope.
+
+    ``openai_errors``: the routes under ``/v1/`` (OpenAI's clients) add OpenAI's ``type`` and
+    ``param`` to every error object.
+    """
 
     current_event: HttpApiEvent
 
-    def __init__(self) -> None:
+    def __init__(self, *, openai_errors: bool = False) -> None:
         super().__init__(enable_validation=True)
+        self.openai_errors = openai_errors
         self._request_validation_middleware = _JsonBodyValidation()
         install_error_handlers(self)
 
@@ -210,10 +224,39 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return Response(status, "application/json", text, headers=headers)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+# OpenAI's error ``type`` by status (openai-python maps statuses, not types, to exceptions).
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "not_found_error",
+}
+
+
+def openai_error_type(status: int) -> str:
+    if status >= 500:
+        return "api_error"
+    return _OPENAI_TYPES.get(status, "invalid_request_error")
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    *,
+    openai: bool = False,
+    param: str | None = None,
+    fields: dict[str, str] | None = None,
+) -> Response:
+    """The error envelope; ``openai`` adds OpenAI's ``type`` and ``param`` (``/v1/*``)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
+    if openai:
+        error["type"] = openai_error_type(status)
+        error["param"] = param
+    error.update(fields or {})
     return json_response(status, {"error": error})
 
 
@@ -231,16 +274,30 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
         # A plain resolver would parse hostile bodies with Powertools' raising properties.
         raise TypeError("construct the resolver with timmy.api.HttpApi(), which installs these")
 
+    openai = app.openai_errors
+
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
         fields = ", ".join(d["field"] for d in details) or "request"
-        return error_response(400, "invalid_request", f"Invalid request: {fields}.", details)
+        first = details[0]["field"] if details else ""
+        param = first.removeprefix("body").lstrip(".") or None
+        return error_response(
+            400,
+            "invalid_request",
+            f"Invalid request: {fields}.",
+            details,
+            openai=openai,
+            param=param,
+        )
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported(_exc: RequestUnsupportedContentType) -> Response:
         return error_response(
-            415, "unsupported_media_type", "Send the request body as application/json."
+            415,
+            "unsupported_media_type",
+            "Send the request body as application/json.",
+            openai=openai,
         )
 
     @app.exception_handler(TimmyError)
@@ -248,16 +305,23 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
         if exc.status >= 500:
             # The detail (which upstream, what it said) goes to the logs, not to the caller.
             logger.warning("upstream failure", extra={"code": exc.code, "detail": exc.message})
-        return error_response(exc.status, exc.code, exc.public_message)
+        return error_response(
+            exc.status,
+            exc.code,
+            exc.public_message,
+            openai=openai,
+            param=exc.param,
+            fields=exc.fields,
+        )
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response:
-        return error_response(404, "route_not_found", "No such route.")
+        return error_response(404, "route_not_found", "No such route.", openai=openai)
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
-        return error_response(500, "internal_error", "Internal error.")
+        return error_response(500, "internal_error", "Internal error.", openai=openai)
 
     return app
 

@@ -6,18 +6,35 @@ exactly one place (``timmy.api``) and nothing ever chooses a status by matching 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class TimmyError(Exception):
-    """Base of every error the API turns into a JSON error envelope."""
+    """Base of every error the API turns into a JSON error envelope.
+
+    ``param`` names the request field at fault (OpenAI's ``param`` on ``/v1/*``); ``fields``
+    are further members of the error object a client acts on (a ``topup_url``).
+    """
 
     status: int = 500
     code: str = "internal_error"
+    param: str | None = None
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if param is not None:
+            self.param = param
+        self.fields: dict[str, str] = dict(fields or {})
 
     @property
     def public_message(self) -> str:

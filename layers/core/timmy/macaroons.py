@@ -306,6 +306,16 @@ def verify_session_macaroon(
         raise MacaroonExpired("The session macaroon has expired.")
 
 
+def session_of_token(token: str) -> str:
+    """The session a session macaroon names, before verifying it (the caller verifies it
+    against that session with :func:`verify_session_macaroon`); 401 when it names none."""
+    try:
+        macaroon = from_base64(token)
+    except MacaroonFormatError:
+        raise InvalidMacaroon("The session macaroon could not be decoded.") from None
+    return _session_of(macaroon.identifier)
+
+
 def _session_of(identifier: bytes) -> str:
     if not identifier.startswith(SESSION_ID_PREFIX):
         raise InvalidMacaroon("The macaroon is not a session macaroon.")

@@ -7,13 +7,18 @@ Request: headers ``x-api-key`` and ``anthropic-version: 2023-06-01``; body ``mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from timmy import upstream
 from timmy.ai.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    NO_OPTIONS,
     RETRY,
     AIResult,
+    ChatMessage,
+    ChatOptions,
+    ChatResult,
     new_http_client,
     post_json,
     require_max_tokens,
@@ -27,6 +32,15 @@ if TYPE_CHECKING:
 ANTHROPIC_BASE_URL: Final = "https://api.anthropic.com"
 ANTHROPIC_VERSION: Final = "2023-06-01"
 _NAME: Final = "anthropic"
+# Anthropic's stop_reason in OpenAI's finish_reason terms.
+_FINISH_REASONS: Final = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+}
 
 
 class AnthropicProvider:
@@ -78,15 +92,89 @@ class AnthropicProvider:
             timeout_seconds=self._timeout,
             retry=self._retry,
         )
-        usage = payload.get("usage")
-        if not isinstance(usage, dict):
-            raise PermanentAIError("anthropic response has no usage")
+        input_tokens, output_tokens = _usage_of(payload)
         return AIResult(
             text=_text_of(payload.get("content")),
-            input_tokens=token_count(usage.get("input_tokens"), _NAME, "usage.input_tokens"),
-            output_tokens=token_count(usage.get("output_tokens"), _NAME, "usage.output_tokens"),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             model=self.model,
         )
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        max_tokens: int,
+        options: ChatOptions = NO_OPTIONS,
+    ) -> ChatResult:
+        """An OpenAI conversation as a Messages call, and its answer in OpenAI's terms.
+
+        System and developer messages become ``system``; tool results are user turns;
+        consecutive turns of one role are joined (Anthropic wants them alternating).
+        """
+        require_max_tokens(max_tokens)
+        if self._client is None:
+            self._client = new_http_client()
+        system, turns = anthropic_messages(messages)
+        body: dict[str, object] = {"model": model, "max_tokens": max_tokens, "messages": turns}
+        if system:
+            body["system"] = system
+        if options.temperature is not None:
+            # OpenAI's range is 0-2, Anthropic's 0-1.
+            body["temperature"] = min(options.temperature, 1.0)
+        if options.top_p is not None:
+            body["top_p"] = options.top_p
+        if options.stop:
+            body["stop_sequences"] = list(options.stop)
+        payload = post_json(
+            self._client,
+            self._url,
+            provider=_NAME,
+            headers={
+                "x-api-key": self._api_key,
+                "anthropic-version": ANTHROPIC_VERSION,
+                "content-type": "application/json",
+            },
+            body=body,
+            timeout_seconds=self._timeout,
+            retry=self._retry,
+        )
+        input_tokens, output_tokens = _usage_of(payload)
+        stop_reason = payload.get("stop_reason")
+        return ChatResult(
+            text=_text_of(payload.get("content")),
+            finish_reason=_FINISH_REASONS.get(str(stop_reason), "stop"),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+
+
+def anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+    """``(system, messages)`` of a Messages call for an OpenAI conversation."""
+    system = "\n\n".join(m.content for m in messages if m.role in ("system", "developer"))
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role in ("system", "developer"):
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": role, "content": message.content})
+    if not turns:  # a system prompt alone: Anthropic needs a user turn
+        return "", [{"role": "user", "content": system}]
+    return system, turns
+
+
+def _usage_of(payload: dict[str, object]) -> tuple[int, int]:
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        raise PermanentAIError("anthropic response has no usage")
+    return (
+        token_count(usage.get("input_tokens"), _NAME, "usage.input_tokens"),
+        token_count(usage.get("output_tokens"), _NAME, "usage.output_tokens"),
+    )
 
 
 def _text_of(content: object) -> str:

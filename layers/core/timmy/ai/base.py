@@ -18,6 +18,7 @@ bill tokens once it arrives, so only a connection never made and a 429 are retri
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -45,6 +46,70 @@ class AIResult:
     input_tokens: int
     output_tokens: int
     model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a chat completion, its content flattened to text."""
+
+    role: str  # system, developer, user, assistant or tool
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """Sampling options passed through to the provider when the caller set them."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+NO_OPTIONS: Final = ChatOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """A chat completion in OpenAI's terms: the text, why it stopped, and the real usage."""
+
+    text: str
+    finish_reason: str  # stop, length or content_filter
+    input_tokens: int
+    output_tokens: int
+
+
+# The chat input heuristic (the reserve of a completion, and the stub's usage): every message
+# costs its text (timmy.pricing.text_tokens) plus its framing, and the reply its priming.
+MESSAGE_OVERHEAD_TOKENS: Final = 4
+REPLY_PRIMING_TOKENS: Final = 3
+
+
+def chat_input_tokens(messages: Sequence[ChatMessage]) -> int:
+    """Input tokens of a conversation by the documented heuristic (an estimate, never less
+    than the stub counts)."""
+    from timmy.pricing import text_tokens
+
+    return REPLY_PRIMING_TOKENS + sum(
+        MESSAGE_OVERHEAD_TOKENS + text_tokens(message.content) for message in messages
+    )
+
+
+class ChatProvider(Protocol):
+    """A provider that completes a whole conversation (``POST /v1/chat/completions``)."""
+
+    mode: str
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        max_tokens: int,
+        options: ChatOptions = NO_OPTIONS,
+    ) -> ChatResult:
+        """One completion of ``messages`` by the upstream ``model``, at most ``max_tokens``
+        out. Raises :class:`RetryableAIError` or :class:`PermanentAIError`."""
+        ...
 
 
 class AIProvider(Protocol):

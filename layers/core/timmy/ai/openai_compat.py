@@ -8,13 +8,18 @@ optional, and sent as ``Authorization: Bearer`` only when given. Text is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from timmy import upstream
 from timmy.ai.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    NO_OPTIONS,
     RETRY,
     AIResult,
+    ChatMessage,
+    ChatOptions,
+    ChatResult,
     new_http_client,
     post_json,
     require_max_tokens,
@@ -93,6 +98,57 @@ class OpenAICompatProvider:
                 usage.get("completion_tokens"), _NAME, "usage.completion_tokens"
             ),
             model=self.model,
+        )
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        max_tokens: int,
+        options: ChatOptions = NO_OPTIONS,
+    ) -> ChatResult:
+        """The conversation as it came (roles and text), never streamed upstream."""
+        require_max_tokens(max_tokens)
+        if self._client is None:
+            self._client = new_http_client()
+        headers = {"content-type": "application/json"}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        body: dict[str, object] = {
+            "model": model,
+            self._max_tokens_field: max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": False,
+        }
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        if options.top_p is not None:
+            body["top_p"] = options.top_p
+        if options.stop:
+            body["stop"] = list(options.stop)
+        payload = post_json(
+            self._client,
+            self._url,
+            provider=_NAME,
+            headers=headers,
+            body=body,
+            timeout_seconds=self._timeout,
+            retry=self._retry,
+        )
+        usage = payload.get("usage")
+        if not isinstance(usage, dict):
+            raise PermanentAIError("openai response has no usage")
+        choices = payload.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        finish = first.get("finish_reason") if isinstance(first, dict) else None
+        return ChatResult(
+            text=_text_of(choices),
+            finish_reason=finish if isinstance(finish, str) and finish else "stop",
+            input_tokens=token_count(usage.get("prompt_tokens"), _NAME, "usage.prompt_tokens"),
+            output_tokens=token_count(
+                usage.get("completion_tokens"), _NAME, "usage.completion_tokens"
+            ),
         )
 
 

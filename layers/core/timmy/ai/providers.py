@@ -8,12 +8,24 @@ from typing import TYPE_CHECKING
 from timmy.ai.settings import ai_settings
 
 if TYPE_CHECKING:
-    from timmy.ai.base import AIProvider
+    from timmy.ai.anthropic import AnthropicProvider
+    from timmy.ai.base import AIProvider, ChatProvider
+    from timmy.ai.openai_compat import OpenAICompatProvider
+    from timmy.ai.stub import StubProvider
+
+
+def provider() -> AIProvider:
+    """The configured provider, built once per process (its HTTP client is reused)."""
+    return _configured()
+
+
+def chat_provider() -> ChatProvider:
+    """The same provider, for whole conversations (``/v1/chat/completions``)."""
+    return _configured()
 
 
 @functools.cache
-def provider() -> AIProvider:
-    """The configured provider, built once per process (its HTTP client is reused)."""
+def _configured() -> AnthropicProvider | OpenAICompatProvider | StubProvider:
     settings = ai_settings()
     if settings.ai_provider == "anthropic":
         from timmy.ai.anthropic import AnthropicProvider
@@ -40,4 +52,4 @@ def provider() -> AIProvider:
 
 
 def reset() -> None:
-    provider.cache_clear()
+    _configured.cache_clear()

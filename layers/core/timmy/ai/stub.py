@@ -23,7 +23,15 @@ from collections.abc import Sequence
 from typing import Final
 
 from timmy.ai.agent import EVALUATE_SYSTEM_PROMPT
-from timmy.ai.base import AIResult, require_max_tokens
+from timmy.ai.base import (
+    NO_OPTIONS,
+    AIResult,
+    ChatMessage,
+    ChatOptions,
+    ChatResult,
+    chat_input_tokens,
+    require_max_tokens,
+)
 from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.pricing import BYTES_PER_TOKEN, STUB_MODEL, text_tokens
 
@@ -61,6 +69,29 @@ class StubProvider:
             input_tokens=text_tokens(system) + text_tokens(prompt),
             output_tokens=text_tokens(text),
             model=self.model,
+        )
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        max_tokens: int,
+        options: ChatOptions = NO_OPTIONS,
+    ) -> ChatResult:
+        """The work answer to the last user message; usage by the chat heuristic, so a
+        conversation's input costs exactly what was reserved for it. The failure markers work
+        in any message."""
+        require_max_tokens(max_tokens)
+        _fail_if_marked(" ".join(m.content for m in messages).casefold(), evaluating=False)
+        last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        answer = _work_answer(last)
+        text = _truncate_to_tokens(answer, max_tokens)
+        return ChatResult(
+            text=text,
+            finish_reason="stop" if text == answer else "length",
+            input_tokens=chat_input_tokens(messages),
+            output_tokens=text_tokens(text),
         )
 
     def _verdict(self, prompt: str) -> str:

@@ -22,6 +22,8 @@ class LedgerReason(StrEnum):
     WITHDRAWAL = "withdrawal"  # amount + fee reserve held for a payout (reference: payout hash)
     WITHDRAWAL_FEE_RETURN = "withdrawal_fee_return"  # the unused part of the fee reserve
     WITHDRAWAL_FAILED = "withdrawal_failed"  # a failed payout, credited back in full
+    CHAT_HOLD = "chat_hold"  # a completion's maximum cost, held (reference: the request id)
+    CHAT_RELEASE = "chat_release"  # the unused part of a completion's hold, or all of it
 
 
 @dataclass(frozen=True, slots=True)

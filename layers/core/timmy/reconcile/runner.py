@@ -25,6 +25,13 @@ def _session_holds(_now: datetime) -> tuple[int, int]:
     return release_abandoned_holds(), 0
 
 
+def _chat_holds(_now: datetime) -> tuple[int, int]:
+    """Holds of account completions whose Lambda died (``CHAT_HOLD_TIMEOUT_SECONDS``)."""
+    from timmy.chat.service import release_abandoned_holds
+
+    return release_abandoned_holds(), 0
+
+
 def _jobs(now: datetime) -> tuple[int, int]:
     from timmy.reconcile.jobs import reconcile_jobs
 
@@ -49,6 +56,7 @@ def _payouts(now: datetime) -> tuple[int, int]:
 # and a refund left pending by an earlier run is settled in the same run.
 PASSES: Final[dict[str, Pass]] = {
     "session_holds": _session_holds,
+    "chat_holds": _chat_holds,
     "jobs": _jobs,
     "bootstrap_jobs": _bootstrap_jobs,
     "payouts": _payouts,

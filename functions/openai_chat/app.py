@@ -1,0 +1,73 @@
+"""POST /v1/chat/completions: an OpenAI chat completion, paid in sats by an account or a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from timmy.api import HttpApi, base_url, header, json_response, make_handler, response_doc
+from timmy.chat.service import complete, event_stream
+from timmy.chat.views import ChatCompletion, ChatCompletionRequest
+from timmy.observability import metrics
+
+app = HttpApi(openai_errors=True)
+
+
+@app.post(
+    "/v1/chat/completions",
+    summary="Chat completion (OpenAI's shapes), paid in sats",
+    description=(
+        "Credentials: an account token (`Authorization: Bearer tmy_…` or `X-Token`) or a"
+        " session macaroon (`Authorization: Bearer <macaroon>`). The request's maximum cost"
+        " (input estimate + `max_completion_tokens`, or the model's `max_output_tokens`, at its"
+        " price) is held, the free tier decides for Nostr-bound payers, the provider answers,"
+        " and the real usage is charged (rounded up, at least 1 sat); the rest is released at"
+        " once. `stream: true` answers `text/event-stream` chunks ending `data: [DONE]` (a"
+        " usage chunk with `stream_options.include_usage`), delivered whole: Lambda behind an"
+        " HTTP API cannot stream. Every paid answer carries `X-Timmy-Cost-Sats` and"
+        " `X-Timmy-Balance-Sats`. Errors add OpenAI's `type` and `param`."
+    ),
+    tags=["openai"],
+    responses={
+        200: {
+            "description": "The completion, or with stream: true its events (delivered whole)",
+            "content": {
+                "application/json": {"model": ChatCompletion},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        400: response_doc("Invalid request; model_not_supported; n > 1; max_tokens_too_large"),
+        401: response_doc("invalid_token, invalid_macaroon, macaroon_expired: forged or unknown"),
+        402: response_doc(
+            "payment_required: no credentials; insufficient_balance (with topup_url);"
+            " session_not_paid; session_expired. Nothing is charged"
+        ),
+        502: response_doc("The AI provider failed (ai_failed); nothing was charged"),
+        503: response_doc("The AI provider is unavailable (ai_unavailable); nothing was charged"),
+    },
+)
+def chat_completions(body: ChatCompletionRequest) -> Response[Any]:
+    answer = complete(
+        body,
+        authorization=header(app, "authorization"),
+        x_token=header(app, "x-token"),
+        base_url=base_url(app),
+    )
+    metrics.add_metric(name="ChatCompletions", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ChatSatsCharged", unit=MetricUnit.Count, value=answer.charged_sats)
+    headers = {
+        "X-Timmy-Cost-Sats": str(answer.charged_sats),
+        "X-Timmy-Balance-Sats": str(answer.balance_sats),
+    }
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        text = event_stream(answer.completion, include_usage=include_usage)
+        return Response(
+            200, "text/event-stream", text, headers={**headers, "Cache-Control": "no-cache"}
+        )
+    return json_response(200, answer.completion, headers)
+
+
+handler = make_handler(app)

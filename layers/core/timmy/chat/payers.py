@@ -1,0 +1,266 @@
+"""Who pays for a completion, and how sats move on each kind of payer.
+
+THE PAYER SEAM. :func:`resolve` turns a request's credentials into a typed :data:`Payer`;
+each kind holds, settles and releases on its own balance with its own ledger:
+
+* :class:`AccountPayer`: ``Authorization: Bearer tmy_…`` or ``X-Token``; the hold is an
+  ``account_ledger`` row (``chat_hold``) and an ``account_chat_requests`` row;
+* :class:`SessionPayer`: ``Authorization: Bearer <session macaroon>``; the session's own
+  hold mechanism (its balance and ``session_requests``).
+
+An L402 credential becomes a third kind at merge: a class with the same methods, and one
+branch in :func:`resolve` for the ``L402``/``LSAT`` schemes.
+
+Lock order in every transaction (the sessions' rule): the payer's row, then the caller's
+``nostr_identities`` row, then the generosity pool.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from timmy import macaroons
+from timmy.accounts import tokens
+from timmy.accounts.errors import InvalidToken
+from timmy.accounts.service import authenticate
+from timmy.chat.errors import InsufficientBalance, SessionUnusable
+from timmy.data import accounts as account_data
+from timmy.data import chat as chat_data
+from timmy.data import sessions as session_data
+from timmy.data.accounts import LedgerReason
+from timmy.data.pool import Serve
+from timmy.db.connection import Db, transaction
+from timmy.errors import PaymentRequired
+from timmy.sessions import auth as session_auth
+from timmy.sessions.settings import session_settings
+
+TOPUP_PATH = "/api/v1/topup"
+
+
+class PayerKind(StrEnum):
+    ACCOUNT = "account"
+    SESSION = "session"
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What a request holds: from the payer's balance, and from the generosity pool."""
+
+    reserved_sats: int
+    pool_reserved_sats: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRecord:
+    """The request row written with the hold."""
+
+    request_id: str
+    model: str
+    btc_price_usd: Decimal
+    input_tokens: int  # estimated
+    output_tokens: int  # the most it may produce
+    max_cost_sats: int
+    reserved_sats: int
+    free_tier: Serve
+    pool_reserved_sats: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    input_tokens: int
+    output_tokens: int
+    cost_sats: int
+    charged_sats: int
+    absorbed_sats: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPayer:
+    kind: ClassVar[PayerKind] = PayerKind.ACCOUNT
+    account_id: str
+    nostr_pubkey: str | None
+
+    def lock(self, tx: Db) -> None:
+        tx.execute("SELECT 1 FROM accounts WHERE id = :id FOR NO KEY UPDATE", id=self.account_id)
+
+    def take(self, tx: Db, record: HoldRecord, *, base_url: str) -> None:
+        """Hold the caller's part and write the request row, or raise 402."""
+        if record.reserved_sats > 0:
+            left = account_data.debit(
+                tx,
+                self.account_id,
+                record.reserved_sats,
+                reason=LedgerReason.CHAT_HOLD,
+                reference=record.request_id,
+            )
+            if left is None:
+                current = account_data.get(tx, self.account_id)
+                balance = 0 if current is None else current.balance_sats
+                raise InsufficientBalance(
+                    f"The account's balance ({balance} sats) cannot cover this request's"
+                    f" maximum cost ({record.reserved_sats} sats); top the account up.",
+                    fields={"topup_url": f"{base_url}{TOPUP_PATH}"},
+                )
+        chat_data.insert(
+            tx,
+            request_id=record.request_id,
+            account_id=self.account_id,
+            model=record.model,
+            btc_price_usd=record.btc_price_usd,
+            max_cost_sats=record.max_cost_sats,
+            reserved_sats=record.reserved_sats,
+            free_tier=record.free_tier,
+            pool_reserved_sats=record.pool_reserved_sats,
+        )
+
+    def settle(self, tx: Db, request_id: str, outcome: Outcome) -> int:
+        """Record the outcome and release the unused hold; the balance after it."""
+        settled = chat_data.complete(
+            tx,
+            request_id,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            cost_sats=outcome.cost_sats,
+            charged_sats=outcome.charged_sats,
+            absorbed_sats=outcome.absorbed_sats,
+        )
+        assert settled is not None, "a reserved request is settled only by its own call"
+        return self._release(tx, request_id, settled.reserved_sats - outcome.charged_sats)
+
+    def fail(self, tx: Db, request_id: str, error_code: str) -> Held | None:
+        """Release the whole hold of a failed request (once); what it held, None if done."""
+        failed = chat_data.fail(tx, request_id, error_code=error_code)
+        if failed is None:
+            return None
+        self._release(tx, request_id, failed.reserved_sats)
+        return Held(failed.reserved_sats, failed.pool_reserved_sats)
+
+    def _release(self, tx: Db, request_id: str, amount_sats: int) -> int:
+        if amount_sats > 0:
+            balance = account_data.credit(
+                tx,
+                self.account_id,
+                amount_sats,
+                reason=LedgerReason.CHAT_RELEASE,
+                reference=request_id,
+            )
+            assert balance is not None
+            return balance
+        current = account_data.get(tx, self.account_id)
+        assert current is not None
+        return current.balance_sats
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPayer:
+    kind: ClassVar[PayerKind] = PayerKind.SESSION
+    session_id: str
+    nostr_pubkey: str | None
+
+    def lock(self, tx: Db) -> None:
+        tx.execute("SELECT 1 FROM sessions WHERE id = :id FOR NO KEY UPDATE", id=self.session_id)
+
+    def take(self, tx: Db, record: HoldRecord, *, base_url: str) -> None:
+        """Hold the caller's part (zero still proves the session paid and alive) and write
+        the request row, or raise 402."""
+        idle = session_settings().session_idle_seconds
+        left = session_data.reserve(
+            tx, self.session_id, amount_sats=record.reserved_sats, idle_seconds=idle
+        )
+        if left is None:
+            raise self._refusal(tx, record.reserved_sats, idle, base_url)
+        session_data.insert_request(
+            tx,
+            request_id=record.request_id,
+            session_id=self.session_id,
+            model=record.model,
+            btc_price_usd=record.btc_price_usd,
+            estimated_input_tokens=record.input_tokens,
+            estimated_output_tokens=record.output_tokens,
+            estimate_sats=record.max_cost_sats,
+            reserved_sats=record.reserved_sats,
+            free_tier=record.free_tier,
+            pool_reserved_sats=record.pool_reserved_sats,
+        )
+
+    def _refusal(self, tx: Db, needed: int, idle: int, base_url: str) -> PaymentRequired:
+        current = session_data.get(tx, self.session_id, idle_seconds=idle)
+        if current is None or not current.paid:
+            return SessionUnusable("This session's deposit has not been paid yet.")
+        if current.expired:
+            return SessionUnusable("This session has expired.", code="session_expired")
+        return InsufficientBalance(
+            f"The session's balance ({current.balance_sats} sats) cannot cover this request's"
+            f" maximum cost ({needed} sats); top the session up.",
+            fields={"topup_url": f"{base_url}/api/sessions/{self.session_id}/topup"},
+        )
+
+    def settle(self, tx: Db, request_id: str, outcome: Outcome) -> int:
+        settled = session_data.complete_request(
+            tx,
+            request_id,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            cost_sats=outcome.cost_sats,
+            charged_sats=outcome.charged_sats,
+            absorbed_sats=outcome.absorbed_sats,
+        )
+        assert settled is not None, "a reserved request is settled only by its own call"
+        return session_data.give_back(
+            tx,
+            self.session_id,
+            amount_sats=settled.reserved_sats - outcome.charged_sats,
+            absorbed_sats=outcome.absorbed_sats,
+        )
+
+    def fail(self, tx: Db, request_id: str, error_code: str) -> Held | None:
+        failed = session_data.fail_request(tx, request_id, error_code=error_code)
+        if failed is None:
+            return None
+        session_data.give_back(tx, self.session_id, amount_sats=failed.reserved_sats)
+        return Held(failed.reserved_sats, failed.pool_reserved_sats)
+
+
+Payer = AccountPayer | SessionPayer
+
+
+def resolve(authorization: str | None, x_token: str | None) -> Payer | None:
+    """The payer the request's credentials name; None when it carries none.
+
+    ``X-Token`` or ``Bearer tmy_…`` is an account token, any other bearer a session macaroon.
+    A credential that is present but forged, unknown or expired is 401 (a genuine macaroon
+    of a session that is unpaid or spent is a payment problem: 402 at the hold).
+    """
+    if x_token is not None and x_token.strip():
+        return _account(tokens.presented(x_token, None))
+    if authorization is None or not authorization.strip():
+        return None
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        # The L402 / LSAT schemes are added here at merge.
+        raise InvalidToken("Authorization must be: Bearer <account token or session macaroon>.")
+    if credential.startswith(tokens.PREFIX):
+        return _account(tokens.presented(None, f"Bearer {credential}"))
+    return _session(credential)
+
+
+def _account(token: str | None) -> AccountPayer:
+    assert token is not None
+    account = authenticate(token)
+    return AccountPayer(account_id=account.id, nostr_pubkey=account.nostr_pubkey)
+
+
+def _session(macaroon: str) -> SessionPayer:
+    session_id = macaroons.session_of_token(macaroon)
+    session_auth.authorize(f"Bearer {macaroon}", session_id, now=int(time.time()))
+    idle = session_settings().session_idle_seconds
+    with transaction() as tx:
+        session = session_data.get(tx, session_id, idle_seconds=idle)
+    if session is None:
+        raise macaroons.InvalidMacaroon("This macaroon names no session.")
+    return SessionPayer(session_id=session_id, nostr_pubkey=session.nostr_pubkey)
