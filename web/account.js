@@ -97,7 +97,8 @@ function topupForm(life, label, onNewAccount = null) {
         onPaid: async (payment) => {
           // Claiming with the preimage credits at once; polling the account would too.
           const claimed = (await post("/api/v1/topup/claim", { preimage: payment.preimage }, { token: true })).data;
-          shown.append(notice("ok", `Credited ${sats(claimed.credited_sats)}. Balance: ${sats(claimed.balance_sats)}.`));
+          // Credited once, by whichever saw the payment first (this claim or the balance poll).
+          shown.append(notice("ok", `Top-up credited. Balance: ${sats(claimed.balance_sats)}.`));
         },
       }));
       parts.push(el("p", { class: "muted", text: "Paid from another wallet? The balance updates by itself within a few seconds." }));

@@ -100,5 +100,5 @@ function keyBox(job) {
     el("p", { text: "It is delivered this once and never stored in this browser. Without it you cannot log in to the node." }),
     el("pre", { class: "token", tabindex: "0", text: key }),
     el("div", { class: "actions" },
-      el("button", { type: "button", class: "primary", text: "Save key file", on: { click: () => downloadText(`timmy-node-${job.bootstrap_job_id.slice(0, 8)}.key`, key) } })));
+      el("button", { type: "button", class: "primary", text: "Save key file", on: { click: () => downloadText(`timmy-node-${job.bootstrap_job_id.slice(0, 8)}`, key) } })));
 }

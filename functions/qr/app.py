@@ -42,9 +42,7 @@ SVG_HEADERS = {
 def qr_svg(
     data: Annotated[
         str,
-        Query(
-            description="The BOLT11 invoice", min_length=1, max_length=MAX_INVOICE_CHARS + 10
-        ),
+        Query(description="The BOLT11 invoice", min_length=1, max_length=MAX_INVOICE_CHARS + 10),
     ],
 ) -> Response[str]:
     return Response(200, "image/svg+xml", invoice_qr_svg(data), headers=SVG_HEADERS)

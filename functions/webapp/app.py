@@ -96,9 +96,7 @@ def site() -> Site:
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     version = digest.hexdigest()[:12]
     index = files.pop("index.html").replace(VERSION_PLACEHOLDER, version)
-    return Site(
-        version, _asset(index, "index.html"), {n: _asset(t, n) for n, t in files.items()}
-    )
+    return Site(version, _asset(index, "index.html"), {n: _asset(t, n) for n, t in files.items()})
 
 
 def _serve(asset: Asset, cache_control: str) -> Response[str]:
@@ -121,7 +119,10 @@ def _text_response(description: str, *media_types: str) -> dict[str, object]:
 @app.get(
     "/",
     summary="The web app",
-    description="The single page of the web app (revalidated on every load: 304 to a matching If-None-Match).",
+    description=(
+        "The single page of the web app, revalidated on every load (304 to a matching"
+        " If-None-Match)."
+    ),
     tags=["web"],
     responses={
         200: _text_response("The page", "text/html"),  # type: ignore[dict-item]
@@ -136,7 +137,8 @@ def index() -> Response[str]:
     summary="A file of the web app",
     description=(
         "Scripts, styles, images and the OpenAPI document the page names. Under the current"
-        " version they are immutable; under another one they are served revalidated (304 to a matching If-None-Match)."
+        " version they are immutable; under another one they are served revalidated. 304 to"
+        " a matching If-None-Match."
     ),
     tags=["web"],
     responses={

@@ -23,6 +23,17 @@ def invoice_qr_svg(bolt11: str) -> str:
     code = segno.make_qr((_URI_SCHEME + invoice.bolt11).upper(), error="m")
     out = io.BytesIO()
     # A white quiet zone of 4 modules, as scanners need; a viewBox so that CSS sizes it.
-    code.save(out, kind="svg", scale=1, border=4, xmldecl=False, svgns=True,
-              svgclass=None, lineclass=None, omitsize=True, dark="#000", light="#fff")
+    code.save(
+        out,
+        kind="svg",
+        scale=1,
+        border=4,
+        xmldecl=False,
+        svgns=True,
+        svgclass=None,
+        lineclass=None,
+        omitsize=True,
+        dark="#000",
+        light="#fff",
+    )
     return out.getvalue().decode("ascii")
