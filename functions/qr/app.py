@@ -42,7 +42,12 @@ SVG_HEADERS = {
 def qr_svg(
     data: Annotated[
         str,
-        Query(description="The BOLT11 invoice", min_length=1, max_length=MAX_INVOICE_CHARS + 10),
+        Query(
+            description="The BOLT11 invoice (bech32, an optional lightning: prefix)",
+            min_length=1,
+            max_length=MAX_INVOICE_CHARS + len("lightning:"),
+            pattern=r"^[A-Za-z0-9:]+$",
+        ),
     ],
 ) -> Response[str]:
     return Response(200, "image/svg+xml", invoice_qr_svg(data), headers=SVG_HEADERS)
