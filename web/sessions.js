@@ -106,7 +106,9 @@ function draw(panel, session, life, cache, again) {
   if (session.pending_topup) parts.push(invoiceOnce(cache, life, session.pending_topup, "Pay the top-up"));
   const macaroon = macaroonOf(id);
   if ((session.state === "active" || session.state === "paused") && macaroon) {
-    parts.push(requestForm(id, macaroon, again));
+    // Kept across redraws: the last answer stays on screen while the balance updates.
+    if (!cache.has("request")) cache.set("request", requestForm(id, macaroon, again));
+    parts.push(cache.get("request"));
   } else if (session.state === "active" && !macaroon) {
     parts.push(notice("info", "This browser does not hold this session's macaroon, so it cannot spend from it."));
   }

@@ -131,6 +131,23 @@ def test_nostr_sign_in_with_a_nip07_extension(tab: Any) -> None:
     expect(page.get_by_role("button", name="Sign in with Nostr")).to_be_visible()
 
 
+def test_a_session_is_paid_then_spent_from(tab: Any) -> None:
+    page = tab.page
+    tab.open("#/sessions")
+    page.get_by_label("Deposit (sats)").fill("500")
+    page.get_by_role("button", name="Open session").click()
+    page.get_by_role("region", name="Pay the deposit").get_by_role(
+        "button", name="Pay with dev wallet"
+    ).click()
+    expect(page.locator(".session-state")).to_have_text("active")
+    expect(page.locator(".session-balance")).to_have_text("500 sats")
+    page.get_by_label("Request").fill("Name three Lightning wallets")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator(".session-result pre.result")).to_contain_text("Name three Lightning")
+    expect(page.locator(".session-balance")).not_to_have_text("500 sats")
+    tab.shot("sessions-active")
+
+
 def test_every_page_renders(tab: Any) -> None:
     page = tab.page
     tab.open("#/sessions")
