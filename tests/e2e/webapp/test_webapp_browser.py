@@ -190,15 +190,17 @@ def test_a_node_order_shows_its_invoice_and_progress(tab: Any) -> None:
     tab.shot("node-ready")
 
 
-def test_phone_width_has_no_sideways_scrolling(tab: Any) -> None:
+def test_phone_width_has_no_sideways_scrolling(tab: Any, gateway_url: str) -> None:
     page = tab.page
     page.set_viewport_size({"width": 360, "height": 740})
-    for fragment in ("", "#/account", "#/hire", "#/api"):
+    job = httpx.post(f"{gateway_url}/api/jobs", json={"request": "Hi"}, timeout=30).json()
+    for fragment in ("", f"#/ask?job={job['job_id']}", "#/account", "#/hire", "#/api"):
         tab.open(fragment)
         page.wait_for_load_state("networkidle")
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (fragment, overflow)
-    tab.open()
+    tab.open(f"#/ask?job={job['job_id']}")
+    expect(page.get_by_role("region", name="Pay the evaluation fee")).to_be_visible()
     tab.shot("ask-phone")
