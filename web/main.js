@@ -65,6 +65,12 @@ function route() {
   });
 }
 
+// The skip link moves the focus; it must not change the hash (the hash picks the page).
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
 window.addEventListener("hashchange", () => {
   route();
   main.focus({ preventScroll: false });

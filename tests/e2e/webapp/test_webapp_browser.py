@@ -190,6 +190,27 @@ def test_a_node_order_shows_its_invoice_and_progress(tab: Any) -> None:
     tab.shot("node-ready")
 
 
+def test_asking_works_from_the_keyboard_alone(tab: Any) -> None:
+    page = tab.page
+    tab.open()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("What should Timmy do?")).to_be_focused()
+    page.keyboard.type("Count to three")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Ask Timmy")).to_be_focused()
+    page.keyboard.press("Enter")
+    pay = page.get_by_role("region", name="Pay the evaluation fee").get_by_role(
+        "button", name="Pay with dev wallet"
+    )
+    pay.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".job-state")).to_have_attribute("data-state", "awaiting_work_payment")
+
+
 def test_phone_width_has_no_sideways_scrolling(tab: Any, gateway_url: str) -> None:
     page = tab.page
     page.set_viewport_size({"width": 360, "height": 740})
