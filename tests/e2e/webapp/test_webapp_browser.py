@@ -103,6 +103,58 @@ def _post_a_task(gateway_url: str) -> str:
         return title
 
 
+HOSTILE = '<img src=x onerror="window.__owned = true">'
+
+
+def test_text_from_others_is_shown_as_text_never_as_markup(tab: Any) -> None:
+    """A task in the API.md shape whose title and description carry markup: shown literally."""
+    page = tab.page
+    task = {
+        "id": "0b5c6c1e-0000-4000-8000-000000000001",
+        "buyer_account_id": "0b5c6c1e-0000-4000-8000-000000000002",
+        "title": "Fix my site " + HOSTILE,
+        "description": "It breaks on <script>window.__owned = true</script>",
+        "budget_sats": 1234,
+        "status": "open",
+        "quote_count": 0,
+        "created_at": "2026-12-01T08:00:00Z",
+        "updated_at": "2026-12-01T08:00:00Z",
+    }
+    page.route(
+        "**/api/v1/ai-for-hire/tasks",
+        lambda route: route.fulfill(json={"tasks": [task]}, status=200),
+    )
+    tab.open("#/hire")
+    expect(page.locator(".board .task-title")).to_have_text("Fix my site " + HOSTILE)
+    expect(page.locator(".board .task-description")).to_contain_text("<script>")
+    assert page.locator(".board img").count() == 0
+    assert page.evaluate("() => window.__owned") is None
+
+
+def test_the_catalog_is_a_table_of_prices(tab: Any) -> None:
+    """The catalog in the shape API.md describes (models with sats and USD prices)."""
+    page = tab.page
+    catalog = {
+        "btc_price_usd": 100000,
+        "models": [
+            {
+                "id": "claude-sonnet",
+                "provider": "anthropic",
+                "usd_per_mtok": {"input": 3.0, "output": 15.0},
+                "sats_per_mtok": {"input": 3000, "output": 15000},
+                "max_output_tokens": 8192,
+            }
+        ],
+    }
+    page.route("**/api/v1/catalog", lambda route: route.fulfill(json=catalog, status=200))
+    tab.open("#/models")
+    table = page.get_by_role("table")
+    expect(table).to_contain_text("claude-sonnet")
+    expect(table.get_by_role("columnheader", name="sats per mtok · input")).to_be_visible()
+    expect(table).to_contain_text("15,000")
+    expect(page.locator(".facts")).to_contain_text("100,000")
+
+
 def test_nostr_sign_in_with_a_nip07_extension(tab: Any) -> None:
     page = tab.page
     key = NostrKey()
