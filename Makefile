@@ -11,11 +11,12 @@ PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help dev test lint format typecheck unit conformance sam-validate sam-build openapi lock bench clean
+.PHONY: help dev test lint format typecheck unit conformance browser sam-validate sam-build openapi lock bench clean
 
 help:
 	@echo "make dev    install what is needed, then serve the API on http://127.0.0.1:3000 (PORT=8080 make dev: another port)"
 	@echo "make test   install what is needed, then run lint, types, the whole suite, sam validate and sam build"
+	@echo "make browser  only the web app's browser tests (screenshots in .test-output/screenshots/)"
 	@echo "make bench  run the benchmarks in bench/"
 
 # uv installs exactly what uv.lock pins (--locked: a lock that disagrees with pyproject.toml is
@@ -55,9 +56,24 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	@for app in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary "$$app" || exit 1; done
 
-# The whole suite, schemathesis' conformance run of the API included (bounded: about a minute).
-unit: $(VENV)/.installed
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download is never used): installed with apt-get when missing (root, or sudo).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null 2>&1 || { echo "The browser tests need Chromium at $(CHROMIUM) (Debian's chromium package), and apt-get is not here to install it."; exit 1; }
+	@echo "Installing Debian's chromium package for the browser tests"
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; } \
+	|| { echo "Could not install chromium with apt-get (it needs root or sudo): the browser tests need it at $(CHROMIUM)."; exit 1; }
+	@test -x $(CHROMIUM) || { echo "apt-get installed chromium, but $(CHROMIUM) is missing."; exit 1; }
+
+# The whole suite, schemathesis' conformance run of the API and the browser tests included.
+unit: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest
+
+# Only the web app in a real browser; screenshots of every page in .test-output/screenshots/.
+browser: $(VENV)/.installed $(CHROMIUM)
+	$(PY) -m pytest -q tests/e2e/webapp
 
 # Only schemathesis against the local stack: every operation of shared/openapi.json.
 conformance: $(VENV)/.installed

@@ -57,7 +57,8 @@ def main() -> None:
         stack.start()
         schedule = Schedule(stack, args.reconcile_every).start()
         routes = "\n".join(f"  {r.method:6} {r.path}" for r in stack.routes)
-        print(f"Timmy is serving on http://{args.host}:{port}\n{routes}", flush=True)  # noqa: T201
+        url = f"http://{args.host}:{port}"
+        print(f"Timmy is serving on {url}\n{routes}\nOpen {url}/ for the web app.", flush=True)  # noqa: T201
         server.serve_forever()
     except KeyboardInterrupt:
         pass
