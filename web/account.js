@@ -1,7 +1,7 @@
 // Account: a prepaid balance behind a token (tmy_…). The token is created by the first top-up,
 // kept in this browser's localStorage and shown once; balance, top-ups, withdrawals.
 
-import { accountToken, ApiError, get, isMissingRoute, post, store } from "./api.js";
+import { accountToken, ApiError, devWalletInvoice, get, hasDevWallet, isMissingRoute, post, store } from "./api.js";
 import { actionButton, el, field, form, invoiceBox, notice, sats, say, table, when } from "./ui.js";
 
 export const title = "Account";
@@ -165,6 +165,32 @@ function withdrawForm(summary, life) {
         throw error;
       }
     },
+  });
+  hasDevWallet().then((present) => {
+    if (!present) return;
+    const invoiceField = node.querySelector("textarea[name=invoice]");
+    const amountField = node.querySelector("input[name=amount_sats]");
+    const status = node.querySelector(".status");
+    const fill = el("button", {
+      type: "button", class: "secondary", text: "Make an invoice with the dev wallet",
+      on: {
+        click: async () => {
+          const amount = Number(amountField.value);
+          if (!Number.isInteger(amount) || amount < 1) {
+            say(status, "error", "Enter the amount to withdraw first.");
+            amountField.focus();
+            return;
+          }
+          try {
+            invoiceField.value = await devWalletInvoice(amount);
+            say(status, "ok", `The dev wallet made an invoice for ${sats(amount)}.`);
+          } catch (error) {
+            say(status, "error", error.message || String(error));
+          }
+        },
+      },
+    });
+    node.querySelector(".actions").append(fill);
   });
   return node;
 }

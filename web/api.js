@@ -111,6 +111,12 @@ export function hasDevWallet() {
   return devWallet;
 }
 
+/** A customer's invoice from the development wallet, to withdraw or be refunded to. */
+export async function devWalletInvoice(amount_sats) {
+  const answer = await post("/api/dev/wallet/invoice", { amount_sats, description: "web app" });
+  return answer.data.invoice;
+}
+
 export async function payWithDevWallet(invoice) {
   const answer = await post("/api/dev/wallet/pay", { invoice });
   return answer.data; // {payment_hash, preimage, amount_sats}

@@ -69,6 +69,29 @@ def test_top_up_an_account_with_the_dev_wallet(tab: Any) -> None:
     expect(page.locator("code.token")).to_have_count(0)
 
 
+def test_withdraw_from_an_account_to_a_dev_wallet_invoice(tab: Any) -> None:
+    page = tab.page
+    tab.open("#/account")
+    page.get_by_label("Amount (sats)").fill("300")
+    page.get_by_role("button", name="Create and top up").click()
+    page.get_by_role("region", name="Top up 300 sats").get_by_role(
+        "button", name="Pay with dev wallet"
+    ).click()
+    expect(page.locator(".balance-sats")).to_have_text("300 sats")
+
+    withdraw = page.get_by_role("form", name="Withdraw")
+    withdraw.get_by_label("Amount (sats, optional: must match the invoice)").fill("120")
+    withdraw.get_by_role("button", name="Make an invoice with the dev wallet").click()
+    expect(withdraw.get_by_label("Lightning invoice (BOLT11) to pay out")).to_have_value(
+        re.compile(r"^lnbcrt1200n1")
+    )
+    withdraw.get_by_role("button", name="Withdraw").click()
+
+    expect(withdraw.get_by_text("Paid: 120 sats (fee 0 sats). Balance: 180 sats.")).to_be_visible()
+    expect(page.locator(".balance-sats")).to_have_text("180 sats")
+    tab.shot("account-withdraw")
+
+
 def test_the_hire_board_shows_its_tasks_or_says_it_is_not_there(tab: Any, gateway_url: str) -> None:
     page = tab.page
     tasks = httpx.get(f"{gateway_url}/api/v1/ai-for-hire/tasks")
