@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
+
+# Workflows (a job's steps, a node's provisioning) run through the local stack's Step Functions
+# and worker processes: on a loaded 2-core machine that takes longer than Playwright's default
+# 5 s. A bound on waiting, not on what is expected.
+expect.set_options(timeout=30_000)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / ".test-output" / "screenshots"
