@@ -210,11 +210,19 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return Response(status, "application/json", text, headers=headers)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    *,
+    fields: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
-    return json_response(status, {"error": error})
+    return json_response(status, {"error": error, **(fields or {})}, headers or None)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -248,7 +256,9 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
         if exc.status >= 500:
             # The detail (which upstream, what it said) goes to the logs, not to the caller.
             logger.warning("upstream failure", extra={"code": exc.code, "detail": exc.message})
-        return error_response(exc.status, exc.code, exc.public_message)
+        return error_response(
+            exc.status, exc.code, exc.public_message, fields=exc.body_fields, headers=exc.headers
+        )
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response:
