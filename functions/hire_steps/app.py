@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from timmy.hire import contractor, service
 from timmy.observability import logger
@@ -19,6 +19,20 @@ class HireTaskStep(BaseModel):
 
 class HireQuoteStep(HireTaskStep):
     quote_id: UUID
+
+
+class HireAwaitStep(HireQuoteStep):
+    task_token: str = Field(min_length=1, max_length=2048)
+
+
+@logger.inject_lambda_context
+@validated
+def await_delivery_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    step = HireAwaitStep.model_validate(event)
+    return {
+        "task_id": str(step.task_id),
+        "parked": service.await_delivery(str(step.task_id), step.task_token),
+    }
 
 
 @logger.inject_lambda_context

@@ -91,8 +91,18 @@ def test_an_undelivered_escrow_returns_to_the_buyer_at_the_deadline() -> None:
         deliver(worker, task_id)
 
 
-def test_silence_after_a_delivery_releases_the_escrow_to_the_contractor() -> None:
+def far_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadline far beyond the test: only the delivery itself can wake the workflow."""
+    monkeypatch.setenv("HIRE_DELIVERY_WAIT_SECONDS", "600")
+    reset_caches()
+
+
+def test_silence_after_a_delivery_releases_the_escrow_to_the_contractor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    far_deadline(monkeypatch)
     buyer, worker, task_id = accepted_task()
+    wait_until(lambda: "AwaitDelivery" in entered(task_id) if task(task_id).execution_arn else None)
     total = conserved_total()
     deliver(worker, task_id)
     assert conserved_total() == total
@@ -101,12 +111,17 @@ def test_silence_after_a_delivery_releases_the_escrow_to_the_contractor() -> Non
     assert balance(worker.id) == 100 - 10 + 300
     assert balance(buyer.id) == 1000 - 50 - 300
     assert conserved_total() == total
+    # Woken by the delivery (the deadline is ten minutes away), then the window's wait.
+    assert entered(task_id)[:3] == ["IsTimmyTheContractor", "AwaitDelivery", "DeliveryDeadline"]
     assert "WaitForConfirmWindow" in entered(task_id)
     with pytest.raises(InvalidState):  # the buyer's late confirm moves nothing again
         service.confirm(buyer, task_id)
 
 
-def test_a_dispute_freezes_the_escrow_until_an_operator_splits_it() -> None:
+def test_a_dispute_freezes_the_escrow_until_an_operator_splits_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    far_deadline(monkeypatch)
     buyer, worker, task_id = accepted_task()
     total = conserved_total()
     deliver(worker, task_id)
@@ -124,6 +139,17 @@ def test_a_dispute_freezes_the_escrow_until_an_operator_splits_it() -> None:
     assert conserved_total() == total
     with pytest.raises(InvalidState):  # split once
         service.split(task_id, contractor_sats=0)
+
+
+def test_a_delivery_before_the_workflow_parks_is_still_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    far_deadline(monkeypatch)
+    _buyer, worker, task_id = accepted_task()
+    deliver(worker, task_id)  # most likely before AwaitDelivery has stored its token
+    assert finished(task_id)["status"] == "SUCCEEDED"
+    assert task(task_id).status == TaskStatus.COMPLETED
+    assert balance(worker.id) == 100 - 10 + 300
 
 
 def test_the_buyer_confirming_first_ends_the_timers_without_a_second_move() -> None:

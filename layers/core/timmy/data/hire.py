@@ -210,6 +210,23 @@ def move_task(
     return None if moved is None else get_task(tx, task_id)
 
 
+def park_delivery_wait(tx: Db, task_id: str, task_token: str) -> TaskStatus | None:
+    """Store the workflow's waiting task on the task; returns the task's status then (None for
+    no such task). The update waits for a delivery being committed, so either the delivery
+    sees the token or this sees the delivery."""
+    status = tx.scalar(
+        "UPDATE hire_tasks SET delivery_task_token = :t WHERE id = :id RETURNING status",
+        id=task_id,
+        t=task_token,
+    )
+    return None if status is None else TaskStatus(status)
+
+
+def delivery_task_token(tx: Db, task_id: str) -> str | None:
+    token = tx.scalar("SELECT delivery_task_token FROM hire_tasks WHERE id = :id", id=task_id)
+    return None if token is None else str(token)
+
+
 def set_execution_arn(tx: Db, task_id: str, execution_arn: str) -> None:
     tx.execute(
         "UPDATE hire_tasks SET execution_arn = :arn WHERE id = :id", id=task_id, arn=execution_arn

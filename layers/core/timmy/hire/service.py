@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -394,6 +396,9 @@ def _start_timers(task_id: str, quote: data.Quote) -> None:
         "task_id": task_id,
         "quote_id": quote.id,
         "delivery_deadline": _iso(quote.delivery_deadline),
+        "delivery_wait_seconds": max(
+            1, math.ceil((quote.delivery_deadline - _now()).total_seconds())
+        ),
         "timmy_contractor": is_timmy(quote.contractor_account_id),
     }
     try:
@@ -499,7 +504,38 @@ def deliver(
             notes=notes,
             content=content,
         )
+    _resume_timers(task_id)
     return HireDelivery.of(delivery, with_content=True)
+
+
+def _resume_timers(task_id: str) -> None:
+    """Wake the escrow workflow waiting for this delivery, so the confirm window starts now.
+    If it cannot be woken (not parked yet: it then sees the delivery itself; or unreachable),
+    the delivery deadline wakes it instead."""
+    with transaction() as tx:
+        token = data.delivery_task_token(tx, task_id)
+    if token is None:
+        return
+    try:
+        orchestrator.send_task_success(token, {"delivered": True})
+    except orchestrator.TaskGone:
+        pass
+    except Exception:
+        logger.exception("waking the escrow timers failed", extra={"task_ref": log_ref(task_id)})
+
+
+def await_delivery(task_id: str, task_token: str) -> bool:
+    """The workflow's wait for a delivery (a ``.waitForTaskToken`` step): parks the token on
+    the task; resumes at once when the task is already past ``in_escrow``. True if parked."""
+    with transaction() as tx:
+        status = data.park_delivery_wait(tx, task_id, task_token)
+    if status is None:
+        raise HireNotFound("No task with that id.")
+    if status == TaskStatus.IN_ESCROW:
+        return True
+    with contextlib.suppress(orchestrator.TaskGone):
+        orchestrator.send_task_success(task_token, {"delivered": status == TaskStatus.DELIVERED})
+    return False
 
 
 # ------------------------------------------------------------------- ends of the escrow

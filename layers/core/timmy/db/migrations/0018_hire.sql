@@ -26,6 +26,8 @@ CREATE TABLE hire_tasks (
     delivered_at      timestamptz,
     confirm_deadline  timestamptz,
     execution_arn     text,
+    -- The escrow workflow's waiting task (resumed by the delivery); up to 2048 characters.
+    delivery_task_token text,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
