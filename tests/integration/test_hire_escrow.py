@@ -145,3 +145,37 @@ def test_a_deadline_racing_the_buyers_cancel_refunds_once() -> None:
     with transaction() as tx:
         ledger = tx.all("SELECT reason FROM hire_escrow_ledger WHERE quote_id = :q", q=quote.id)
     assert sorted(r["reason"] for r in ledger) == ["hold", "refund"]
+
+
+def test_the_reconciler_ends_escrows_whose_timer_never_fired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from timmy.reconcile.runner import run
+    from timmy.runtime import reset_caches
+
+    monkeypatch.setenv("HIRE_STATE_MACHINE_ARN", "")  # no workflow at all
+    reset_caches()
+    buyer, _ = funded_account(1000)
+    worker, _ = funded_account(20)
+    tasks = []
+    for _ in range(2):
+        task = service.create_task(buyer, title="t", description="d", budget_sats=500, base_url="")
+        quote = service.create_quote(
+            worker, task.id, price_sats=100, description="", delivery_hours=None, base_url=""
+        )
+        service.accept(buyer, task.id, quote.id, expected_price_sats=None, base_url="")
+        tasks.append(task.id)
+    undelivered, delivered = tasks
+    service.deliver(worker, delivered, filename="f", content=b"x", notes="")
+    total = conserved_total()
+    assert run().ended["hire"] == 0  # nothing overdue yet
+    db().execute("UPDATE hire_quotes SET delivery_deadline = now() - interval '1 hour'")
+    db().execute("UPDATE hire_tasks SET confirm_deadline = now() - interval '1 hour'")
+    assert run().ended["hire"] == 2
+    with transaction() as tx:
+        assert data.get_task(tx, undelivered).status == "refunded"  # type: ignore[union-attr]
+        assert data.get_task(tx, delivered).status == "completed"  # type: ignore[union-attr]
+    assert balance(worker.id) == 20 - 20 + 100
+    assert balance(buyer.id) == 1000 - 100 - 200 + 100
+    assert conserved_total() == total
+    assert run().ended["hire"] == 0

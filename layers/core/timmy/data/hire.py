@@ -491,6 +491,22 @@ def _escrow_entry(
     )
 
 
+def overdue_task_ids(tx: Db, before: datetime, limit: int) -> list[str]:
+    """Tasks a timer should have moved by ``before``: in escrow past the accepted quote's
+    delivery deadline, or delivered past the confirm window (oldest first)."""
+    rows = tx.all(
+        "SELECT t.id::text AS id FROM hire_tasks t JOIN hire_quotes q ON q.id = t.accepted_quote_id"
+        " WHERE (t.status = :in_escrow AND q.delivery_deadline < :before)"
+        " OR (t.status = :delivered AND t.confirm_deadline < :before)"
+        " ORDER BY t.updated_at LIMIT :n",
+        in_escrow=TaskStatus.IN_ESCROW.value,
+        delivered=TaskStatus.DELIVERED.value,
+        before=before,
+        n=limit,
+    )
+    return [str(row["id"]) for row in rows]
+
+
 def escrow_total(tx: Db) -> int:
     return int(tx.scalar("SELECT COALESCE(sum(balance_sats), 0) FROM hire_escrows"))
 
