@@ -37,6 +37,9 @@ class HireAcceptBody(BaseModel):
     },
 )
 def accept(task_id: str, quote_id: str, body: HireAcceptBody | None = None) -> HireAccepted:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
+    quote_id = service.parse_id(quote_id, "quote")
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     accepted = service.accept(
         account,

@@ -28,6 +28,8 @@ app = HttpApi()
     },
 )
 def confirm(task_id: str) -> HireConfirmed:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     confirmed = service.confirm(account, task_id)
     metrics.add_metric(

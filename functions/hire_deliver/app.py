@@ -35,6 +35,8 @@ class HireDeliverBody(BaseModel):
     },
 )
 def deliver(task_id: str, body: HireDeliverBody) -> Response[HireDelivery]:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     content = service.decode_content(body.content_base64)
     return created(

@@ -38,6 +38,9 @@ _RESPONSES = {
     },
 )
 def post_message(task_id: str, quote_id: str, body: HireMessageBody) -> Response[HireMessage]:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
+    quote_id = service.parse_id(quote_id, "quote")
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     return created(service.post_message(account, task_id, quote_id, body.body))
 
@@ -49,6 +52,9 @@ def post_message(task_id: str, quote_id: str, body: HireMessageBody) -> Response
     responses={200: response_doc("The messages", HireMessageList), **_RESPONSES},
 )
 def list_messages(task_id: str, quote_id: str) -> HireMessageList:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
+    quote_id = service.parse_id(quote_id, "quote")
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     return service.list_messages(account, task_id, quote_id)
 

@@ -48,6 +48,8 @@ def _operator() -> str:
     },
 )
 def split(task_id: str, body: HireSplitBody) -> HireSplit:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
     operator = _operator()
     result = service.split(task_id, contractor_sats=body.contractor_sats)
     logger.info("disputed escrow split", extra={"operator": operator, "task_id": task_id})

@@ -45,6 +45,8 @@ class HireQuoteBody(BaseModel):
     },
 )
 def create_quote(task_id: str, body: HireQuoteBody) -> Response[HireQuote]:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
     account = payer(header(app, "x-token"), header(app, "authorization"), base_url=base_url(app))
     quote = service.create_quote(
         account,

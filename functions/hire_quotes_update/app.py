@@ -37,6 +37,9 @@ _RESPONSES = {
     responses={**_RESPONSES, 400: response_doc("invalid_request, invalid_content, too_large")},
 )
 def update_quote(task_id: str, quote_id: str, body: HireQuotePatch) -> HireQuote:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
+    quote_id = service.parse_id(quote_id, "quote")
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     return service.update_quote(
         account,
@@ -55,6 +58,9 @@ def update_quote(task_id: str, quote_id: str, body: HireQuotePatch) -> HireQuote
     responses=_RESPONSES,
 )
 def withdraw_quote(task_id: str, quote_id: str) -> HireQuote:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
+    quote_id = service.parse_id(quote_id, "quote")
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     return service.withdraw_quote(account, task_id, quote_id)
 

@@ -33,6 +33,8 @@ _RESPONSES = {
     },
 )
 def cancel(task_id: str) -> HireTask:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     return service.cancel(account, task_id)
 
@@ -49,6 +51,8 @@ def cancel(task_id: str) -> HireTask:
     },
 )
 def dispute(task_id: str) -> HireTask:
+    # The ids are part of the request: a malformed one is 404 before any credential.
+    task_id = service.parse_id(task_id)
     account = authenticate(tokens.required(header(app, "x-token"), header(app, "authorization")))
     return service.dispute(account, task_id)
 
