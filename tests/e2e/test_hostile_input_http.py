@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hire_ledger import funded_account
 from paid_sessions import paid_session
 
 from local.stack import ROOT
 from local.template import Route, Template
 from timmy.db.connection import db
+from timmy.hire import service as hire
 
 ROUTES = Template(ROOT / "template.yaml", {"DevMode": "true"}).routes()
 BODY_ROUTES = [route for route in ROUTES if route.method in ("POST", "PUT", "PATCH")]
@@ -62,6 +64,8 @@ PARAMETER_KINDS = {
     "payment_hash": "invoice",
     "version": "asset_version",
     "asset": "asset",
+    "task_id": "hire_task",
+    "quote_id": "hire_quote",
 }
 # Routes whose success is not JSON: the web app's page and files (an error is an envelope).
 NOT_JSON_ROUTES = {"GET /", "GET /app/{version}/{asset}"}
@@ -93,12 +97,20 @@ def existing(api: httpx.Client) -> dict[str, str]:
     _wait_for_task_token(job.json()["eval_invoice"]["payment_hash"])
     page = api.get("/")
     assert page.status_code == 200, page.text
+    buyer, _ = funded_account(100)
+    contractor, _ = funded_account(100)
+    task = hire.create_task(buyer, title="t", description="d", budget_sats=50, base_url="")
+    quote = hire.create_quote(
+        contractor, task.id, price_sats=20, description="", delivery_hours=None, base_url=""
+    )
     return {
         "session": session.json()["session_id"],
         "job": job.json()["job_id"],
         "invoice": session.json()["invoice"]["payment_hash"],
         "asset_version": page.text.split("/app/", 1)[1].split("/", 1)[0],
         "asset": "main.js",
+        "hire_task": task.id,
+        "hire_quote": quote.id,
     }
 
 
@@ -138,7 +150,9 @@ def test_hostile_json_bodies_get_a_400_envelope_and_change_nothing(
     path = _path(route, existing)
     for name, body in HOSTILE_BODIES.items():
         before = _snapshot()
-        response = api.post(path, content=body, headers={"content-type": "application/json"})
+        response = api.request(
+            route.method, path, content=body, headers={"content-type": "application/json"}
+        )
         # Routes that read no body ignore one they cannot parse, and answer as if it were
         # empty; never with a 5xx and never by acting on it.
         assert response.status_code < 500, (name, response.status_code, response.text[:300])
@@ -166,7 +180,8 @@ def test_bodies_that_are_not_json_get_a_415_envelope_and_change_nothing(
 ) -> None:
     for content_type in NON_JSON_CONTENT_TYPES:
         before = _snapshot()
-        response = api.post(
+        response = api.request(
+            route.method,
             _path(route, existing),
             content=b"--x\r\nrequest=hi&amount_sats=1000&invoice=lnbc1\r\n--x--\r\n",
             headers={"content-type": content_type},
@@ -182,7 +197,7 @@ def test_nul_characters_in_every_text_field_never_get_a_5xx(
     """Valid JSON, but PostgreSQL text cannot hold NUL: refused, never a database error."""
     nul = "a\x00b"
     body = {"request": nul, "invoice": nul, "nostr_token": nul, "pubkey": nul, "amount_sats": 1}
-    response = api.post(_path(route, existing), json=body)
+    response = api.request(route.method, _path(route, existing), json=body)
     assert response.status_code < 500, (response.status_code, response.text[:300])
 
 

@@ -248,8 +248,13 @@ def error_response(
     openai: bool = False,
     param: str | None = None,
     fields: dict[str, str] | None = None,
+    body_fields: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    """The error envelope; ``openai`` adds OpenAI's ``type`` and ``param`` (``/v1/*``)."""
+    """The error envelope; ``openai`` adds OpenAI's ``type`` and ``param`` (``/v1/*``).
+
+    ``fields`` join the error object (a ``topup_url``); ``body_fields`` sit beside it at the
+    top level, where the peer's clients read them (a new account's ``token``)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
@@ -257,7 +262,7 @@ def error_response(
         error["type"] = openai_error_type(status)
         error["param"] = param
     error.update(fields or {})
-    return json_response(status, {"error": error})
+    return json_response(status, {"error": error, **(body_fields or {})}, headers or None)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -312,6 +317,8 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> APIGatewayHttpResolve
             openai=openai,
             param=exc.param,
             fields=exc.fields,
+            body_fields=exc.body_fields,
+            headers=exc.headers,
         )
 
     @app.not_found

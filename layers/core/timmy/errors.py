@@ -7,6 +7,7 @@ exactly one place (``timmy.api``) and nothing ever chooses a status by matching 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class TimmyError(Exception):
@@ -40,6 +41,17 @@ class TimmyError(Exception):
     def public_message(self) -> str:
         """What the caller is told; ``message`` (kept for logs) may say more."""
         return self.message
+
+    @property
+    def body_fields(self) -> dict[str, Any]:
+        """Fields the answer carries at the top level beside ``error`` (none by default): the
+        peer's clients read some there (a new account's ``token``, a ``topup_url``)."""
+        return {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries (none by default)."""
+        return {}
 
 
 class BadRequest(TimmyError):

@@ -24,6 +24,12 @@ class LedgerReason(StrEnum):
     WITHDRAWAL_FAILED = "withdrawal_failed"  # a failed payout, credited back in full
     CHAT_HOLD = "chat_hold"  # a completion's maximum cost, held (reference: the request id)
     CHAT_RELEASE = "chat_release"  # the unused part of a completion's hold, or all of it
+    HIRE_TASK_FEE = "hire_task_fee"  # posting a task (reference: the task id)
+    HIRE_QUOTE_FEE = "hire_quote_fee"  # submitting a quote (reference: the quote id)
+    HIRE_ESCROW_HOLD = "hire_escrow_hold"  # a quote's price into its escrow (ref: quote id)
+    HIRE_ESCROW_RELEASE = "hire_escrow_release"  # the escrow to its contractor (ref: quote id)
+    HIRE_ESCROW_REFUND = "hire_escrow_refund"  # the escrow back to its buyer (ref: quote id)
+    HIRE_ESCROW_SPLIT = "hire_escrow_split"  # an operator's split of a dispute (ref: quote id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,18 @@ def insert(tx: Db, *, account_id: str, token_sha256: str, nostr_pubkey: str | No
     )
     assert row is not None
     return _account(row)
+
+
+def insert_if_absent(tx: Db, *, account_id: str, token_sha256: str) -> Account:
+    """The account ``account_id``, created (with that token hash) unless it exists."""
+    tx.execute(
+        "INSERT INTO accounts (id, token_sha256) VALUES (:id, :t) ON CONFLICT (id) DO NOTHING",
+        id=account_id,
+        t=token_sha256,
+    )
+    account = get(tx, account_id)
+    assert account is not None
+    return account
 
 
 def get(tx: Db, account_id: str) -> Account | None:

@@ -44,6 +44,12 @@ def _bootstrap_jobs(now: datetime) -> tuple[int, int]:
     return reconcile_bootstrap_jobs(now)
 
 
+def _hire(now: datetime) -> tuple[int, int]:
+    from timmy.reconcile.hire import reconcile_hire
+
+    return reconcile_hire(now)
+
+
 def _payouts(now: datetime) -> tuple[int, int]:
     """Payouts whose outcome was unknown: settled (paid, or credited back) by asking the node."""
     from timmy.payouts import reconcile_pending_payouts
@@ -59,6 +65,7 @@ PASSES: Final[dict[str, Pass]] = {
     "chat_holds": _chat_holds,
     "jobs": _jobs,
     "bootstrap_jobs": _bootstrap_jobs,
+    "hire": _hire,
     "payouts": _payouts,
 }
 

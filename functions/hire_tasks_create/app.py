@@ -1,0 +1,51 @@
+"""POST /api/v1/ai-for-hire/tasks: post a task (the post fee, from the balance)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, Field, StrictInt
+
+from timmy.api import HttpApi, base_url, created, header, make_handler, response_doc
+from timmy.hire import service
+from timmy.hire.payment import payer
+from timmy.hire.views import HireTask
+from timmy.observability import metrics
+
+app = HttpApi()
+
+
+class HireTaskBody(BaseModel):
+    title: str = Field(description="HIRE_MAX_TITLE_CHARS at most; stored as given")
+    description: str = Field(description="HIRE_MAX_TEXT_CHARS at most; stored as given")
+    budget_sats: StrictInt = Field(gt=0, le=2_100_000_000_000_000)
+
+
+@app.post(
+    "/api/v1/ai-for-hire/tasks",
+    summary="Post a task (the post fee is paid from the balance)",
+    tags=["ai-for-hire"],
+    responses={
+        201: response_doc("The task", HireTask),
+        400: response_doc("invalid_request, invalid_content or too_large; nothing was charged"),
+        401: response_doc("invalid_token: the token names no account"),
+        402: response_doc(
+            "payment_required (no credential: a new account's token is in the body) or"
+            " insufficient_balance (with topup_url); nothing was charged"
+        ),
+    },
+)
+def create_task(body: HireTaskBody) -> Response[HireTask]:
+    account = payer(header(app, "x-token"), header(app, "authorization"), base_url=base_url(app))
+    task = service.create_task(
+        account,
+        title=body.title,
+        description=body.description,
+        budget_sats=body.budget_sats,
+        base_url=base_url(app),
+    )
+    metrics.add_metric(name="HireTasksPosted", unit=MetricUnit.Count, value=1)
+    return created(task)
+
+
+handler = make_handler(app)
