@@ -29,7 +29,10 @@ from timmy.ai.base import AIProvider, AIResult
 from timmy.ai.errors import PermanentAIError, RetryableAIError
 from timmy.ai.openai_compat import OpenAICompatProvider
 from timmy.ai.stub import StubProvider
+from timmy.catalog.loader import load as load_catalog
 from timmy.errors import UpstreamBadGateway, UpstreamUnavailable
+
+CATALOG_PRICES = load_catalog().price_table  # the bundled catalog's prices
 
 API_KEY = "sk-test-secret-0123456789"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -517,7 +520,7 @@ def test_every_provider_satisfies_the_protocol() -> None:
         OpenAICompatProvider(model="gpt-4o-mini"),
     ]
     assert [p.mode for p in providers] == ["stub", "anthropic", "openai"]
-    assert all(p.model in pricing.DEFAULT_PRICES for p in providers)
+    assert all(p.model in CATALOG_PRICES for p in providers)
 
 
 # -- retries (timmy.upstream) --------------------------------------------------------------

@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 from timmy import pricing
 from timmy.ai import agent
 from timmy.ai.stub import StubProvider
+from timmy.catalog.loader import load as load_catalog
 from timmy.jobs.charging import WorkCharge, WorkSettlement, settle_work, work_charge
-from timmy.pricing import DEFAULT_PRICES, actual_cost, estimate_request_cost, refundable
+from timmy.pricing import actual_cost, estimate_request_cost, refundable
 from timmy.quote import Quote
+
+CATALOG_PRICES = load_catalog().price_table  # the bundled catalog's prices
 
 btc_prices = st.decimals(min_value=Decimal(1_000), max_value=Decimal(10_000_000), places=2)
 markups = st.decimals(min_value=0, max_value=Decimal(300), places=2)
-models = st.sampled_from(sorted(DEFAULT_PRICES))
+models = st.sampled_from(sorted(CATALOG_PRICES))
 # Requests as callers send them: any text, including scripts that tokenize densely.
 requests = st.text(min_size=1, max_size=2_000).filter(lambda s: s.strip() and "\x00" not in s)
 
@@ -28,7 +31,7 @@ def test_stub_work_never_uses_more_than_the_estimate_so_it_never_costs_more(
     request: str, btc: Decimal, markup: Decimal
 ) -> None:
     estimate = estimate_request_cost(
-        request, "stub", prices=DEFAULT_PRICES, btc_price_usd=btc, markup_pct=markup
+        request, "stub", prices=CATALOG_PRICES, btc_price_usd=btc, markup_pct=markup
     )
     usage = agent.work(StubProvider(), request, estimate.tokens.output)
     assert usage.input_tokens <= estimate.tokens.input
@@ -37,7 +40,7 @@ def test_stub_work_never_uses_more_than_the_estimate_so_it_never_costs_more(
         usage.input_tokens,
         usage.output_tokens,
         "stub",
-        prices=DEFAULT_PRICES,
+        prices=CATALOG_PRICES,
         btc_price_usd=btc,
         markup_pct=markup,
     )
@@ -48,7 +51,7 @@ def test_stub_work_never_uses_more_than_the_estimate_so_it_never_costs_more(
 def test_a_job_charges_at_least_the_estimate_and_refunds_at_most_what_was_paid(
     model: str, request: str, btc: Decimal, markup: Decimal, used_in: int, used_out: int
 ) -> None:
-    kwargs = {"prices": DEFAULT_PRICES, "btc_price_usd": btc, "markup_pct": markup}
+    kwargs = {"prices": CATALOG_PRICES, "btc_price_usd": btc, "markup_pct": markup}
     estimate = estimate_request_cost(request, model, **kwargs)  # type: ignore[arg-type]
     charge = work_charge(None, Quote(model=model, estimate=estimate))
     assert charge.charge_sats >= max(1, estimate.sats)
@@ -68,10 +71,10 @@ def test_a_dearer_bitcoin_never_costs_more_sats(
 ) -> None:
     low, high = sorted((btc_a, btc_b))
     at_low = actual_cost(
-        used_in, used_out, model, prices=DEFAULT_PRICES, btc_price_usd=low, markup_pct=Decimal(20)
+        used_in, used_out, model, prices=CATALOG_PRICES, btc_price_usd=low, markup_pct=Decimal(20)
     )
     at_high = actual_cost(
-        used_in, used_out, model, prices=DEFAULT_PRICES, btc_price_usd=high, markup_pct=Decimal(20)
+        used_in, used_out, model, prices=CATALOG_PRICES, btc_price_usd=high, markup_pct=Decimal(20)
     )
     assert 0 <= at_high.sats <= at_low.sats
 
@@ -118,7 +121,7 @@ def test_an_anonymous_caller_is_charged_the_full_estimate_with_no_free_tier() ->
     estimate = estimate_request_cost(
         "hello",
         "stub",
-        prices=DEFAULT_PRICES,
+        prices=CATALOG_PRICES,
         btc_price_usd=Decimal(100_000),
         markup_pct=Decimal(20),
     )

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from timmy import pricing
+from timmy.catalog.loader import load as load_catalog
 from timmy.errors import BadRequest
 from timmy.pricing import (
-    DEFAULT_PRICES,
     ModelPrice,
     PriceTableError,
     UnknownModel,
@@ -29,6 +29,8 @@ from timmy.pricing import (
     usd_to_sats_refund,
 )
 
+CATALOG_PRICES = load_catalog().price_table  # the bundled catalog's prices
+
 BTC = Decimal("100000")
 NO_MARKUP = Decimal(0)
 
@@ -37,7 +39,7 @@ btc_prices = st.decimals(min_value=Decimal(1_000), max_value=Decimal(10_000_000)
 token_counts = st.integers(min_value=0, max_value=5_000_000)
 sats = st.integers(min_value=0, max_value=10**12)
 markups = st.decimals(min_value=0, max_value=Decimal(500), places=2)
-models = st.sampled_from(sorted(DEFAULT_PRICES))
+models = st.sampled_from(sorted(CATALOG_PRICES))
 
 
 # --- token heuristic ----------------------------------------------------------------------
@@ -151,7 +153,7 @@ def test_actual_cost_prices_tokens_at_the_model_rate_with_markup() -> None:
         1_000,
         2_000,
         "claude-sonnet-4-5",
-        prices=DEFAULT_PRICES,
+        prices=CATALOG_PRICES,
         btc_price_usd=BTC,
         markup_pct=Decimal(10),
     )
@@ -165,7 +167,7 @@ def test_actual_cost_prices_tokens_at_the_model_rate_with_markup() -> None:
 def test_estimate_uses_the_token_heuristic() -> None:
     request = "y" * 4_000  # 1,000 tokens
     cost = estimate_request_cost(
-        request, "claude-haiku-4-5", prices=DEFAULT_PRICES, btc_price_usd=BTC, markup_pct=NO_MARKUP
+        request, "claude-haiku-4-5", prices=CATALOG_PRICES, btc_price_usd=BTC, markup_pct=NO_MARKUP
     )
     assert cost.tokens.input == pricing.PROMPT_OVERHEAD_TOKENS + 1_000
     assert cost.tokens.output == 2_000
@@ -177,7 +179,7 @@ def test_estimate_uses_the_token_heuristic() -> None:
 def test_unknown_model_is_a_typed_bad_request() -> None:
     with pytest.raises(UnknownModel) as caught:
         estimate_request_cost(
-            "hi", "gpt-9-ultra", prices=DEFAULT_PRICES, btc_price_usd=BTC, markup_pct=NO_MARKUP
+            "hi", "gpt-9-ultra", prices=CATALOG_PRICES, btc_price_usd=BTC, markup_pct=NO_MARKUP
         )
     assert isinstance(caught.value, BadRequest)
     assert caught.value.code == "unknown_model"
@@ -187,14 +189,14 @@ def test_unknown_model_is_a_typed_bad_request() -> None:
 
 def test_negative_markup_is_rejected() -> None:
     with pytest.raises(ValueError, match="markup"):
-        actual_cost(1, 1, "stub", prices=DEFAULT_PRICES, btc_price_usd=BTC, markup_pct=Decimal(-1))
+        actual_cost(1, 1, "stub", prices=CATALOG_PRICES, btc_price_usd=BTC, markup_pct=Decimal(-1))
 
 
 @given(models, token_counts, token_counts, token_counts, token_counts, btc_prices, markups)
 def test_more_tokens_never_cost_fewer_sats(
     model: str, inp: int, out: int, more_in: int, more_out: int, btc: Decimal, markup: Decimal
 ) -> None:
-    kwargs = {"prices": DEFAULT_PRICES, "btc_price_usd": btc, "markup_pct": markup}
+    kwargs = {"prices": CATALOG_PRICES, "btc_price_usd": btc, "markup_pct": markup}
     smaller = actual_cost(inp, out, model, **kwargs)  # type: ignore[arg-type]
     larger = actual_cost(inp + more_in, out + more_out, model, **kwargs)  # type: ignore[arg-type]
     assert 0 <= smaller.sats <= larger.sats
@@ -205,7 +207,7 @@ def test_more_tokens_never_cost_fewer_sats(
 def test_a_longer_request_is_never_estimated_cheaper(
     model: str, request: str, extra: str, btc: Decimal, markup: Decimal
 ) -> None:
-    kwargs = {"prices": DEFAULT_PRICES, "btc_price_usd": btc, "markup_pct": markup}
+    kwargs = {"prices": CATALOG_PRICES, "btc_price_usd": btc, "markup_pct": markup}
     shorter = estimate_request_cost(request, model, **kwargs)  # type: ignore[arg-type]
     longer = estimate_request_cost(request + extra, model, **kwargs)  # type: ignore[arg-type]
     assert 0 <= shorter.sats <= longer.sats
@@ -216,7 +218,7 @@ def test_any_non_zero_usage_on_a_paid_model_costs_at_least_one_sat(
     model: str, tokens: int, btc: Decimal
 ) -> None:
     cost = actual_cost(
-        tokens, 0, model, prices=DEFAULT_PRICES, btc_price_usd=btc, markup_pct=NO_MARKUP
+        tokens, 0, model, prices=CATALOG_PRICES, btc_price_usd=btc, markup_pct=NO_MARKUP
     )
     assert cost.sats >= 1
 
@@ -224,10 +226,10 @@ def test_any_non_zero_usage_on_a_paid_model_costs_at_least_one_sat(
 @given(token_counts, token_counts, btc_prices, markups)
 def test_markup_never_lowers_the_price(inp: int, out: int, btc: Decimal, markup: Decimal) -> None:
     plain = actual_cost(
-        inp, out, "gpt-4o-mini", prices=DEFAULT_PRICES, btc_price_usd=btc, markup_pct=NO_MARKUP
+        inp, out, "gpt-4o-mini", prices=CATALOG_PRICES, btc_price_usd=btc, markup_pct=NO_MARKUP
     )
     marked = actual_cost(
-        inp, out, "gpt-4o-mini", prices=DEFAULT_PRICES, btc_price_usd=btc, markup_pct=markup
+        inp, out, "gpt-4o-mini", prices=CATALOG_PRICES, btc_price_usd=btc, markup_pct=markup
     )
     assert marked.sats >= plain.sats
 
@@ -266,22 +268,23 @@ def test_parse_price_table_rejects_bad_input_clearly(text: str, problem: str) ->
 
 def test_config_override_extends_and_replaces_the_defaults() -> None:
     # Given an override that reprices the stub and adds a self-hosted model
-    table = price_table_from_config(json.dumps({"stub": [0, 0], "llama-3-8b": ["0.05", "0.1"]}))
+    override = json.dumps({"stub": [0, 0], "llama-3-8b": ["0.05", "0.1"]})
+    table = price_table_from_config(override, CATALOG_PRICES)
     # Then both are applied and the other defaults survive
     assert table["stub"] == ModelPrice(Decimal(0), Decimal(0))
     assert table["llama-3-8b"].output_usd_per_mtok == Decimal("0.1")
-    assert table["claude-sonnet-4-5"] == DEFAULT_PRICES["claude-sonnet-4-5"]
-    assert DEFAULT_PRICES["stub"] != table["stub"]
+    assert table["claude-sonnet-4-5"] == CATALOG_PRICES["claude-sonnet-4-5"]
+    assert CATALOG_PRICES["stub"] != table["stub"]
 
 
 def test_config_without_override_is_the_defaults() -> None:
-    assert price_table_from_config(None) == DEFAULT_PRICES
-    assert price_table_from_config("  ") == DEFAULT_PRICES
+    assert price_table_from_config(None, CATALOG_PRICES) == CATALOG_PRICES
+    assert price_table_from_config("  ", CATALOG_PRICES) == CATALOG_PRICES
 
 
 def test_default_table_cannot_be_mutated() -> None:
     with pytest.raises(TypeError):
-        DEFAULT_PRICES["stub"] = ModelPrice(Decimal(0), Decimal(0))  # type: ignore[index]
+        CATALOG_PRICES["stub"] = ModelPrice(Decimal(0), Decimal(0))  # type: ignore[index]
 
 
 def test_model_price_rejects_negative_or_float_prices() -> None:

@@ -82,18 +82,8 @@ class ModelPrice:
 
 PriceTable = Mapping[str, ModelPrice]
 
+# The stub AI's model id (the catalog prices it like a small real model).
 STUB_MODEL: Final = "stub"
-
-# List prices (USD per million tokens). The stub is priced like a small real model so that the
-# local stack exercises realistic, non-zero amounts.
-DEFAULT_PRICES: Final[PriceTable] = MappingProxyType(
-    {
-        "claude-sonnet-4-5": ModelPrice(Decimal("3"), Decimal("15")),
-        "claude-haiku-4-5": ModelPrice(Decimal("1"), Decimal("5")),
-        "gpt-4o-mini": ModelPrice(Decimal("0.15"), Decimal("0.60")),
-        STUB_MODEL: ModelPrice(Decimal("1"), Decimal("5")),
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +163,12 @@ def parse_price_table(json_text: str) -> PriceTable:
     return MappingProxyType(table)
 
 
-def price_table_from_config(override_json: str | None) -> PriceTable:
-    """The defaults, with the entries of ``override_json`` (if any) added or replaced."""
+def price_table_from_config(override_json: str | None, base: PriceTable) -> PriceTable:
+    """``base`` (the catalog's prices), with the entries of ``override_json`` (if any) added
+    or replaced."""
     if override_json is None or not override_json.strip():
-        return DEFAULT_PRICES
-    return MappingProxyType({**DEFAULT_PRICES, **parse_price_table(override_json)})
+        return base
+    return MappingProxyType({**base, **parse_price_table(override_json)})
 
 
 def _reject_constant(name: str) -> Any:

@@ -15,6 +15,8 @@ from pydantic import Field, field_validator
 from timmy import pricing
 from timmy.ai.settings import ai_settings
 from timmy.btc_price import MAX_SANE_BTC_USD, MIN_SANE_BTC_USD, BtcPriceOracle
+from timmy.catalog import catalog
+from timmy.catalog import loader as catalog_loader
 from timmy.errors import BadRequest
 from timmy.settings import EnvSettings, load
 
@@ -38,7 +40,8 @@ class PricingSettings(EnvSettings):
     @field_validator("model_prices_json")
     @classmethod
     def _price_table(cls, value: str) -> str:
-        pricing.price_table_from_config(value or None)  # raises PriceTableError (a ValueError)
+        if value.strip():
+            pricing.parse_price_table(value)  # raises PriceTableError (a ValueError)
         return value
 
 
@@ -48,7 +51,8 @@ def pricing_settings() -> PricingSettings:
 
 @functools.cache
 def _prices() -> pricing.PriceTable:
-    return pricing.price_table_from_config(pricing_settings().model_prices_json or None)
+    override = pricing_settings().model_prices_json or None
+    return pricing.price_table_from_config(override, catalog().price_table)
 
 
 @functools.cache
@@ -70,6 +74,7 @@ def oracle() -> BtcPriceOracle:
 def reset() -> None:
     _prices.cache_clear()
     oracle.cache_clear()
+    catalog_loader.reset()
 
 
 class InvalidRequestText(BadRequest):

@@ -6,9 +6,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from timmy import pricing
+from timmy.catalog.loader import load as load_catalog
 from timmy.data.identities import TrustTier
 from timmy.data.sessions import SessionState
 from timmy.lightning.backends import backend
+
+CATALOG_PRICES = load_catalog().price_table  # the bundled catalog's prices
 
 if TYPE_CHECKING:  # the fixture's class; pytest, not an import, provides the instance
     from conftest import Sessions
@@ -20,7 +23,7 @@ def stub_actual_cost(input_tokens: int, output_tokens: int) -> int:
         input_tokens,
         output_tokens,
         pricing.STUB_MODEL,
-        prices=pricing.DEFAULT_PRICES,
+        prices=CATALOG_PRICES,
         btc_price_usd=Decimal(100_000),
         markup_pct=Decimal(20),
     ).sats

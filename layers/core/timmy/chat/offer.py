@@ -1,18 +1,13 @@
-"""What ``/v1`` offers: its models, each one's upstream name and output limit.
-
-THE CATALOG SEAM. Until ``shared/catalog.yaml`` lands, the one model offered is the configured
-provider's (``AI_MODEL``, priced by the price table through :mod:`timmy.quote`), and its output
-limit is the pricing cap. At merge, :func:`offered` reads the catalog's models (provider,
-upstream name, max output tokens) instead; nothing else in :mod:`timmy.chat` knows where
-models come from.
-"""
+"""What ``/v1`` offers: the catalog's models of the configured provider, each with its
+upstream name and output limit (``shared/catalog.yaml``). The deployment's one provider
+serves them; a model of another provider is not offered (400 ``model_not_supported``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from timmy.ai.settings import ai_settings
-from timmy.pricing import OUTPUT_TOKENS_CAP
+from timmy.catalog import catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,23 +19,18 @@ class ModelOffer:
 
 
 def offered() -> tuple[ModelOffer, ...]:
-    """Every model ``/v1`` serves (catalog seam: the catalog's models at merge)."""
-    settings = ai_settings()
-    model = settings.model
-    return (
+    """Every model ``/v1`` serves: the catalog's models of the configured provider."""
+    provider = ai_settings().ai_provider
+    return tuple(
         ModelOffer(
-            id=model,
-            upstream=model,
-            owned_by=settings.ai_provider,
-            max_output_tokens=max_output_tokens(model),
-        ),
+            id=model.id,
+            upstream=model.upstream,
+            owned_by=model.provider,
+            max_output_tokens=model.max_output_tokens,
+        )
+        for model in catalog().models
+        if model.provider == provider
     )
-
-
-def max_output_tokens(model: str) -> int:
-    """The most output tokens a completion of ``model`` may ask for, and what one that names
-    no limit reserves (catalog seam: the catalog's ``max_output_tokens`` at merge)."""
-    return OUTPUT_TOKENS_CAP
 
 
 def find(model: str) -> ModelOffer | None:

@@ -1,4 +1,4 @@
-"""AI-for-Hire settings: fees (until the catalog carries them), limits, timers, Timmy."""
+"""AI-for-Hire settings: limits, timers, Timmy (the fees are the catalog's)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ _DAY = 86_400
 
 
 class HireSettings(EnvSettings):
-    # The catalog seam (timmy.hire.fees): the catalog's marketplace fees replace these.
-    hire_task_fee_sats: int = Field(default=50, ge=1, le=1_000_000)
-    hire_quote_fee_sats: int = Field(default=10, ge=1, le=1_000_000)
     # A quote's delivery time when it names none, and the bounds of one.
     hire_delivery_hours_default: int = Field(default=72, ge=1, le=24 * 90)
     # Tests and demos: every accepted quote's deadline is this many seconds away instead.
