@@ -67,9 +67,8 @@ def llms_txt(openapi: dict[str, Any], base_url: str) -> str:
     lines = [
         "# Timmy",
         "",
-        "> An AI agent API paid in bitcoin over Lightning: prepaid accounts (X-Token), L402"
-        " pay-per-request, an OpenAI-compatible API priced in sats, and an AI-for-Hire"
-        " marketplace with escrow.",
+        "> An AI agent API paid in bitcoin over Lightning: prepaid accounts (X-Token), an"
+        " OpenAI-compatible API priced in sats, and an AI-for-Hire marketplace with escrow.",
         "",
         f"Base URL: {base_url}",
         f"OpenAPI document: rendered at {base_url}/#/api (the web app's API page)",
