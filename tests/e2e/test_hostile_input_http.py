@@ -67,8 +67,8 @@ PARAMETER_KINDS = {
     "task_id": "hire_task",
     "quote_id": "hire_quote",
 }
-# Routes whose success is not JSON: the web app's page and files (an error is an envelope).
-NOT_JSON_ROUTES = {"GET /", "GET /app/{version}/{asset}"}
+# Routes whose success is not JSON: the web app's page and files, llms.txt (errors: envelopes).
+NOT_JSON_ROUTES = {"GET /", "GET /app/{version}/{asset}", "GET /llms.txt"}
 
 
 def _snapshot() -> dict[str, str]:
