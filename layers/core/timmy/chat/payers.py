@@ -8,8 +8,8 @@ each kind holds, settles and releases on its own balance with its own ledger:
 * :class:`SessionPayer`: ``Authorization: Bearer <session macaroon>``; the session's own
   hold mechanism (its balance and ``session_requests``).
 
-An L402 credential becomes a third kind at merge: a class with the same methods, and one
-branch in :func:`resolve` for the ``L402``/``LSAT`` schemes.
+L402 is not built yet (issue 13). A credential will be a third kind: a class with the same
+methods, and one branch in :func:`resolve` for the ``L402``/``LSAT`` schemes.
 
 Lock order in every transaction (the sessions' rule): the payer's row, then the caller's
 ``nostr_identities`` row, then the generosity pool.
@@ -242,7 +242,7 @@ def resolve(authorization: str | None, x_token: str | None) -> Payer | None:
     scheme, _, credential = authorization.strip().partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
-        # The L402 / LSAT schemes are added here at merge.
+        # The L402 / LSAT schemes belong here once L402 exists (issue 13).
         raise InvalidToken("Authorization must be: Bearer <account token or session macaroon>.")
     if credential.startswith(tokens.PREFIX):
         return _account(tokens.presented(None, f"Bearer {credential}"))

@@ -2,9 +2,10 @@
 
 An account token (``X-Token`` or ``Authorization: Bearer``) pays from its balance. No
 credential at all is a 402 that creates a new, empty account and hands back its ``token`` (the
-peer's auto-account creation) with the top-up URL. The L402 seam: at merge the lead adds the
-L402 challenge (``WWW-Authenticate`` lines and the ``l402`` body) to that 402 and accepts an
-``Authorization: L402`` credential here, bound to the account chosen at mint time.
+peer's auto-account creation) with the top-up URL. L402 is not built yet (issue 13); when it
+is, the L402 challenge (``WWW-Authenticate`` lines and the ``l402`` body) joins that 402, and
+an ``Authorization: L402`` credential is accepted here, bound to the account chosen at mint
+time.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def payer(x_token: str | None, authorization: str | None, *, base_url: str) -> A
 
 
 def _credentials_required(base_url: str) -> CredentialsRequired:
-    # L402 seam: the lead adds the challenge (headers and body) to this answer at merge.
+    # L402 seam (issue 13): the challenge (headers and body) joins this answer once it exists.
     new_token = tokens.new_token()
     account_id = str(uuid.uuid4())
     with transaction() as tx:
