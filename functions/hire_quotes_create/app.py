@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from timmy.api import HttpApi, base_url, created, header, make_handler, response_doc
 from timmy.hire import service
-from timmy.hire.payment import payer
+from timmy.hire.payment import QUOTE_ROUTE, payer
 from timmy.hire.views import HireQuote
 from timmy.observability import metrics
 
@@ -47,14 +47,21 @@ class HireQuoteBody(BaseModel):
 def create_quote(task_id: str, body: HireQuoteBody) -> Response[HireQuote]:
     # The ids are part of the request: a malformed one is 404 before any credential.
     task_id = service.parse_id(task_id)
-    account = payer(header(app, "x-token"), header(app, "authorization"), base_url=base_url(app))
+    service.check_quote_text(body.description)
+    paying = payer(
+        header(app, "x-token"),
+        header(app, "authorization"),
+        route_id=QUOTE_ROUTE,
+        base_url=base_url(app),
+    )
     quote = service.create_quote(
-        account,
+        paying.account,
         task_id,
         price_sats=body.price_sats,
         description=body.description,
         delivery_hours=body.delivery_hours,
         base_url=base_url(app),
+        credential=paying.credential,
     )
     metrics.add_metric(name="HireQuotesSubmitted", unit=MetricUnit.Count, value=1)
     return created(quote)

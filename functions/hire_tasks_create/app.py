@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from timmy.api import HttpApi, base_url, created, header, make_handler, response_doc
 from timmy.hire import service
-from timmy.hire.payment import payer
+from timmy.hire.payment import TASK_ROUTE, payer
 from timmy.hire.views import HireTask
 from timmy.observability import metrics
 
@@ -36,13 +36,20 @@ class HireTaskBody(BaseModel):
     },
 )
 def create_task(body: HireTaskBody) -> Response[HireTask]:
-    account = payer(header(app, "x-token"), header(app, "authorization"), base_url=base_url(app))
+    service.check_task_text(body.title, body.description)
+    paying = payer(
+        header(app, "x-token"),
+        header(app, "authorization"),
+        route_id=TASK_ROUTE,
+        base_url=base_url(app),
+    )
     task = service.create_task(
-        account,
+        paying.account,
         title=body.title,
         description=body.description,
         budget_sats=body.budget_sats,
         base_url=base_url(app),
+        credential=paying.credential,
     )
     metrics.add_metric(name="HireTasksPosted", unit=MetricUnit.Count, value=1)
     return created(task)

@@ -111,6 +111,10 @@ def on_paid_handler(purpose: PaymentPurpose) -> OnPaid:
             from timmy.accounts.service import on_topup_paid as account_topup_paid
 
             return account_topup_paid
+        case PaymentPurpose.L402:
+            from timmy.l402.service import on_invoice_paid as l402_paid
+
+            return l402_paid
         case _:
             assert_never(purpose)
 

@@ -68,6 +68,8 @@ class PricedRoute(_Strict):
     pricing: RoutePricing
     capability: _Id
     sats: int | None = Field(default=None, ge=1, le=100_000_000)
+    # The route accepts Authorization: L402 and answers a 402 challenge without credentials.
+    l402: bool = False
 
     @model_validator(mode="after")
     def _flat_has_a_price(self) -> Self:

@@ -20,12 +20,6 @@ class ConversationTooLong(BadRequest):
     param = "messages"
 
 
-class NoCredentials(PaymentRequired):
-    """Nothing to pay with: an account token, a session macaroon (or, later, L402)."""
-
-    code = "payment_required"
-
-
 class InsufficientBalance(PaymentRequired):
     """The payer cannot cover the request's maximum cost; ``topup_url`` says where to refill."""
 

@@ -6,10 +6,11 @@ each kind holds, settles and releases on its own balance with its own ledger:
 * :class:`AccountPayer`: ``Authorization: Bearer tmy_…`` or ``X-Token``; the hold is an
   ``account_ledger`` row (``chat_hold``) and an ``account_chat_requests`` row;
 * :class:`SessionPayer`: ``Authorization: Bearer <session macaroon>``; the session's own
-  hold mechanism (its balance and ``session_requests``).
-
-L402 is not built yet (issue 13). A credential will be a third kind: a class with the same
-methods, and one branch in :func:`resolve` for the ``L402``/``LSAT`` schemes.
+  hold mechanism (its balance and ``session_requests``);
+* :class:`L402Payer`: ``Authorization: L402|LSAT <macaroon>:<preimage>``; the hold is an
+  ``l402_ledger`` row on the credential's prepaid balance and an ``account_chat_requests`` row
+  naming the credential. A credential that cannot cover the hold is answered with a fresh
+  challenge (:mod:`timmy.l402.service`), never a 400.
 
 Lock order in every transaction (the sessions' rule): the payer's row, then the caller's
 ``nostr_identities`` row, then the generosity pool.
@@ -30,20 +31,27 @@ from timmy.accounts.service import authenticate
 from timmy.chat.errors import InsufficientBalance, SessionUnusable
 from timmy.data import accounts as account_data
 from timmy.data import chat as chat_data
+from timmy.data import l402 as l402_data
 from timmy.data import sessions as session_data
 from timmy.data.accounts import LedgerReason
+from timmy.data.l402 import L402LedgerReason
 from timmy.data.pool import Serve
 from timmy.db.connection import Db, transaction
 from timmy.errors import PaymentRequired
+from timmy.l402 import credentials as l402_credentials
+from timmy.l402 import service as l402
+from timmy.l402.errors import CredentialUnusable
 from timmy.sessions import auth as session_auth
 from timmy.sessions.settings import session_settings
 
 TOPUP_PATH = "/api/v1/topup"
+ROUTE_ID = "chat_completions"  # the catalog's route: its capability is what an L402 grants
 
 
 class PayerKind(StrEnum):
     ACCOUNT = "account"
     SESSION = "session"
+    L402 = "l402"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,25 +233,107 @@ class SessionPayer:
         return Held(failed.reserved_sats, failed.pool_reserved_sats)
 
 
-Payer = AccountPayer | SessionPayer
+@dataclass(frozen=True, slots=True)
+class L402Payer:
+    kind: ClassVar[PayerKind] = PayerKind.L402
+    token_id: str
+    nostr_pubkey: str | None = None  # a credential is no identity: it earns no free tier
+
+    def lock(self, tx: Db) -> None:
+        l402_data.lock(tx, self.token_id)
+
+    def take(self, tx: Db, record: HoldRecord, *, base_url: str) -> None:
+        """Hold the maximum cost from the credential's balance and write the request row;
+        :class:`CredentialUnusable` when another request spent it meanwhile."""
+        if record.reserved_sats > 0:
+            left = l402_data.debit(
+                tx,
+                self.token_id,
+                record.reserved_sats,
+                reason=L402LedgerReason.CHAT_HOLD,
+                reference=record.request_id,
+            )
+            if left is None:
+                raise CredentialUnusable("short")
+        chat_data.insert(
+            tx,
+            request_id=record.request_id,
+            account_id=None,
+            l402_token_id=self.token_id,
+            model=record.model,
+            btc_price_usd=record.btc_price_usd,
+            max_cost_sats=record.max_cost_sats,
+            reserved_sats=record.reserved_sats,
+            free_tier=record.free_tier,
+            pool_reserved_sats=record.pool_reserved_sats,
+        )
+
+    def settle(self, tx: Db, request_id: str, outcome: Outcome) -> int:
+        settled = chat_data.complete(
+            tx,
+            request_id,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            cost_sats=outcome.cost_sats,
+            charged_sats=outcome.charged_sats,
+            absorbed_sats=outcome.absorbed_sats,
+        )
+        assert settled is not None, "a reserved request is settled only by its own call"
+        return self._release(tx, request_id, settled.reserved_sats - outcome.charged_sats)
+
+    def fail(self, tx: Db, request_id: str, error_code: str) -> Held | None:
+        failed = chat_data.fail(tx, request_id, error_code=error_code)
+        if failed is None:
+            return None
+        self._release(tx, request_id, failed.reserved_sats)
+        return Held(failed.reserved_sats, failed.pool_reserved_sats)
+
+    def _release(self, tx: Db, request_id: str, amount_sats: int) -> int:
+        if amount_sats > 0:
+            return l402_data.credit(
+                tx,
+                self.token_id,
+                amount_sats,
+                reason=L402LedgerReason.CHAT_RELEASE,
+                reference=request_id,
+            )
+        return l402_data.balance(tx, self.token_id)
 
 
-def resolve(authorization: str | None, x_token: str | None) -> Payer | None:
+Payer = AccountPayer | SessionPayer | L402Payer
+
+
+def of_request(held: chat_data.HeldChatRequest) -> AccountPayer | L402Payer:
+    """The payer of a held completion (the reconciler releases it)."""
+    if held.l402_token_id is not None:
+        return L402Payer(token_id=held.l402_token_id)
+    assert held.account_id is not None
+    return AccountPayer(account_id=held.account_id, nostr_pubkey=held.nostr_pubkey)
+
+
+def resolve(authorization: str | None, x_token: str | None, *, max_cost_sats: int) -> Payer | None:
     """The payer the request's credentials name; None when it carries none.
 
-    ``X-Token`` or ``Bearer tmy_…`` is an account token, any other bearer a session macaroon.
-    A credential that is present but forged, unknown or expired is 401 (a genuine macaroon
-    of a session that is unpaid or spent is a payment problem: 402 at the hold).
+    ``X-Token`` or ``Bearer tmy_…`` is an account token, any other bearer a session macaroon,
+    ``L402``/``LSAT`` an L402 credential. A credential that is present but forged, unknown or
+    expired is 401 (a genuine macaroon of a session that is unpaid or spent is a payment
+    problem: 402 at the hold); a genuine L402 credential that cannot pay ``max_cost_sats``
+    (expired, spent, short, another route, unpaid) is answered with a fresh 402 challenge.
     """
     if x_token is not None and x_token.strip():
         return _account(tokens.presented(x_token, None))
     if authorization is None or not authorization.strip():
         return None
+    if l402_credentials.is_l402(authorization):
+        found = l402.require(authorization, route_id=ROUTE_ID, amount_sats=max_cost_sats)
+        return L402Payer(token_id=found.token_id)
     scheme, _, credential = authorization.strip().partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
-        # The L402 / LSAT schemes belong here once L402 exists (issue 13).
-        raise InvalidToken("Authorization must be: Bearer <account token or session macaroon>.")
+        raise InvalidToken(
+            "Authorization must be: Bearer <account token or session macaroon>, or"
+            " L402 <macaroon>:<preimage>."
+        )
     if credential.startswith(tokens.PREFIX):
         return _account(tokens.presented(None, f"Bearer {credential}"))
     return _session(credential)

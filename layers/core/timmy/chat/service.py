@@ -4,10 +4,11 @@ A completion, in order (nothing changes before step 5):
 
 1. **Validate** (400): the model is offered (``model_not_supported`` otherwise), the output cap
    within the model's ``max_output_tokens``, the conversation within ``CHAT_MAX_INPUT_CHARS``.
-2. **Credentials** (401 for a forged or unknown one): :func:`timmy.chat.payers.resolve`.
-3. **No credentials** → 402 ``payment_required``.
-4. **Price the maximum**: input estimate (:func:`timmy.ai.base.chat_input_tokens`) plus the
+2. **Price the maximum**: input estimate (:func:`timmy.ai.base.chat_input_tokens`) plus the
    output cap, at the model's price and the current BTC price, rounded up, at least 1 sat.
+3. **Credentials** (401 for a forged or unknown one): :func:`timmy.chat.payers.resolve`; an
+   L402 credential that cannot pay the maximum is a fresh 402 challenge for it.
+4. **No credentials** → 402 ``payment_required`` with an L402 challenge for the maximum.
 5. **Free tier** for a Nostr-bound payer (:func:`timmy.freetier.decide`, on the maximum), then
    **hold**, in one transaction with the request's row: the pool's part (a partial grant is
    reserved here) and the caller's part from the payer's balance (402 when it cannot).
@@ -34,12 +35,7 @@ from timmy import freetier, identity, quote
 from timmy.ai import providers
 from timmy.ai.base import ChatMessage, ChatOptions, ChatResult, chat_input_tokens
 from timmy.chat import offer, payers
-from timmy.chat.errors import (
-    ConversationTooLong,
-    MaxTokensTooLarge,
-    ModelNotSupported,
-    NoCredentials,
-)
+from timmy.chat.errors import ConversationTooLong, MaxTokensTooLarge, ModelNotSupported
 from timmy.chat.offer import ModelOffer
 from timmy.chat.payers import HoldRecord, Outcome, Payer
 from timmy.chat.settings import chat_settings
@@ -58,6 +54,8 @@ from timmy.data.pool import Serve
 from timmy.data.sessions import lock_identity
 from timmy.db.connection import transaction
 from timmy.errors import TimmyError
+from timmy.l402 import service as l402
+from timmy.l402.errors import CredentialUnusable
 from timmy.observability import log_ref
 from timmy.sessions.requests import Hold, settlement
 
@@ -115,15 +113,18 @@ def complete(
 ) -> Answer:
     """One completion paid by the request's credentials (see the module docstring)."""
     call = _validate(body)
-    payer = payers.resolve(authorization, x_token)
-    if payer is None:
-        raise NoCredentials(
-            "This request needs credentials to pay with: an account token as"
-            " Authorization: Bearer tmy_… (or X-Token), or a session macaroon."
-        )
     btc = quote.oracle().price_usd()
     input_estimate = chat_input_tokens(call.messages)
     max_cost = max(1, quote.actual(input_estimate, call.max_tokens, call.offer.id, btc))
+    payer = payers.resolve(authorization, x_token, max_cost_sats=max_cost)
+    if payer is None:
+        raise l402.challenge(
+            payers.ROUTE_ID,
+            max_cost,
+            message="This request is paid: pay the L402 invoice and retry with"
+            " Authorization: L402 <macaroon>:<preimage>, or send an account token"
+            " (Authorization: Bearer tmy_… or X-Token) or a session macaroon.",
+        )
     request_id = str(uuid.uuid4())
     record = HoldRecord(
         request_id=request_id,
@@ -138,7 +139,10 @@ def complete(
     )
     # Outside any transaction (it runs its own): a free decision has debited the pool already.
     decision = freetier.decide(payer.nostr_pubkey, max_cost)
-    hold = _hold(payer, record, decision, base_url)
+    try:
+        hold = _hold(payer, record, decision, base_url)
+    except CredentialUnusable as spent:  # an L402 spent by a parallel request meanwhile
+        raise l402.refusal(payers.ROUTE_ID, max_cost, spent.reason) from None
 
     try:
         result = providers.chat_provider().chat(
@@ -286,14 +290,14 @@ def _release(payer: Payer, request_id: str, error: BaseException) -> None:
 
 
 def release_abandoned_holds(*, limit: int = 100) -> int:
-    """Release the holds of account completions whose Lambda died mid-call (the
+    """Release the holds of account and L402 completions whose Lambda died mid-call (the
     reconciler's pass); each once, whoever else looks at it."""
     timeout = chat_settings().chat_hold_timeout_seconds
     with transaction() as tx:
         stale = chat_data.abandoned(tx, older_than_seconds=timeout, limit=limit)
     released = 0
     for held in stale:
-        payer = payers.AccountPayer(account_id=held.account_id, nostr_pubkey=held.nostr_pubkey)
+        payer = payers.of_request(held)
         with transaction() as tx:
             freed = payer.fail(tx, held.id, "abandoned")
             if freed is None:

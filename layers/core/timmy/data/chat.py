@@ -1,4 +1,5 @@
-"""Data access for ``account_chat_requests``: the completions an account pays for.
+"""Data access for ``account_chat_requests``: the completions an account or an L402
+credential pays for (exactly one of ``account_id`` and ``l402_token_id``).
 
 A request row and its ledger hold are written in one transaction (the caller's); settling or
 failing it is guarded by its state, so only one caller (the request itself, or the reconciler
@@ -16,9 +17,9 @@ from timmy.data.sessions import RequestState
 from timmy.db.connection import Db, Row
 
 _COLUMNS = (
-    "r.id::text AS id, r.account_id::text AS account_id, r.state, r.model, r.btc_price_usd,"
-    " r.max_cost_sats, r.reserved_sats, r.free_tier, r.pool_reserved_sats, r.input_tokens,"
-    " r.output_tokens, r.cost_sats, r.charged_sats, r.absorbed_sats, r.error_code,"
+    "r.id::text AS id, r.account_id::text AS account_id, r.l402_token_id, r.state, r.model,"
+    " r.btc_price_usd, r.max_cost_sats, r.reserved_sats, r.free_tier, r.pool_reserved_sats,"
+    " r.input_tokens, r.output_tokens, r.cost_sats, r.charged_sats, r.absorbed_sats, r.error_code,"
     " r.created_at, r.finished_at"
 )
 
@@ -26,7 +27,8 @@ _COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     id: str
-    account_id: str
+    account_id: str | None
+    l402_token_id: str | None
     state: RequestState
     model: str
     btc_price_usd: Decimal
@@ -52,10 +54,12 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class HeldChatRequest:
-    """A reserved request's holds, and whose identity its pool reservation counts against."""
+    """A reserved request's holds, its payer, and whose identity its pool reservation counts
+    against."""
 
     id: str
-    account_id: str
+    account_id: str | None
+    l402_token_id: str | None
     reserved_sats: int
     pool_reserved_sats: int
     nostr_pubkey: str | None
@@ -65,7 +69,8 @@ def insert(
     tx: Db,
     *,
     request_id: str,
-    account_id: str,
+    account_id: str | None,
+    l402_token_id: str | None = None,
     model: str,
     btc_price_usd: Decimal,
     max_cost_sats: int,
@@ -74,11 +79,13 @@ def insert(
     pool_reserved_sats: int,
 ) -> None:
     tx.execute(
-        "INSERT INTO account_chat_requests (id, account_id, model, btc_price_usd,"
+        "INSERT INTO account_chat_requests (id, account_id, l402_token_id, model, btc_price_usd,"
         " max_cost_sats, reserved_sats, free_tier, pool_reserved_sats)"
-        " VALUES (:id, :account, :model, :btc, :max_cost, :reserved, :free_tier, :pool)",
+        " VALUES (:id, CAST(:account AS uuid), :token, :model, :btc, :max_cost, :reserved,"
+        " :free_tier, :pool)",
         id=request_id,
         account=account_id,
+        token=l402_token_id,
         model=model,
         btc=btc_price_usd,
         max_cost=max_cost_sats,
@@ -137,9 +144,9 @@ def fail(tx: Db, request_id: str, *, error_code: str) -> ChatRequest | None:
 def abandoned(tx: Db, *, older_than_seconds: int, limit: int) -> list[HeldChatRequest]:
     """Requests still holding their maximum cost long after any Lambda running them ended."""
     rows = tx.all(
-        "SELECT r.id::text AS id, r.account_id::text AS account_id, r.reserved_sats,"
-        " r.pool_reserved_sats, a.nostr_pubkey FROM account_chat_requests r"
-        " JOIN accounts a ON a.id = r.account_id"
+        "SELECT r.id::text AS id, r.account_id::text AS account_id, r.l402_token_id,"
+        " r.reserved_sats, r.pool_reserved_sats, a.nostr_pubkey FROM account_chat_requests r"
+        " LEFT JOIN accounts a ON a.id = r.account_id"
         " WHERE r.state = :reserved"
         " AND r.created_at < now() - CAST(:age AS integer) * interval '1 second'"
         " ORDER BY r.created_at LIMIT :limit",

@@ -24,6 +24,7 @@ class PaymentPurpose(enum.StrEnum):
     SESSION_DEPOSIT = "session_deposit"  # owner: the session
     SESSION_TOPUP = "session_topup"  # owner: the session
     ACCOUNT_TOPUP = "account_topup"  # owner: the prepaid account
+    L402 = "l402"  # an L402 credential's invoice (owner: its token id)
 
 
 class UnknownPaymentPurpose(TimmyError):

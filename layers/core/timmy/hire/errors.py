@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from timmy.errors import BadRequest, Conflict, Forbidden, NotFound, PaymentRequired
+from timmy.errors import BadRequest, Conflict, Forbidden, NotFound
+from timmy.l402.errors import Challenge, L402Challenge
 from timmy.payouts.errors import InsufficientBalance
 
 
@@ -47,18 +48,24 @@ class HireInsufficientBalance(InsufficientBalance):
         return {"topup_url": self.topup_url}
 
 
-class CredentialsRequired(PaymentRequired):
+class CredentialsRequired(L402Challenge):
     """A paid marketplace POST sent no credential: the peer's auto-account creation hands the
-    caller a new (empty) account's ``token`` to top up and retry with."""
+    caller a new (empty) account's ``token`` to top up and retry with, beside an L402
+    challenge bound to that account."""
 
-    code = "payment_required"
-
-    def __init__(self, message: str, *, token: str, account_id: str, topup_url: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, challenge: Challenge, token: str, account_id: str, topup_url: str
+    ) -> None:
+        super().__init__(message, challenge=challenge)
         self.token = token
         self.account_id = account_id
         self.topup_url = topup_url
 
     @property
     def body_fields(self) -> dict[str, Any]:
-        return {"token": self.token, "account_id": self.account_id, "topup_url": self.topup_url}
+        return {
+            **super().body_fields,
+            "token": self.token,
+            "account_id": self.account_id,
+            "topup_url": self.topup_url,
+        }

@@ -1,16 +1,20 @@
 """Who pays a paid marketplace POST (post a task, submit a quote): the one place it is decided.
 
-An account token (``X-Token`` or ``Authorization: Bearer``) pays from its balance. No
-credential at all is a 402 that creates a new, empty account and hands back its ``token`` (the
-peer's auto-account creation) with the top-up URL. L402 is not built yet (issue 13); when it
-is, the L402 challenge (``WWW-Authenticate`` lines and the ``l402`` body) joins that 402, and
-an ``Authorization: L402`` credential is accepted here, bound to the account chosen at mint
-time.
+* An account token (``X-Token`` or ``Authorization: Bearer``) pays the fee from its balance.
+* An L402 credential (``Authorization: L402|LSAT``) pays it from the credential's prepaid
+  balance and acts as the account the server bound it to when it minted it (the identifier
+  names the token, the token names the account: no caveat a client appends can change it).
+* No credential at all is a 402 that creates a new, empty account (the peer's auto-account
+  creation) and offers both ways to pay: its ``token`` to top up, and an L402 challenge for
+  this request's fee bound to that account.
+* A genuine credential that cannot pay (expired, spent, short, for another route) gets a fresh
+  challenge bound to the same account.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from timmy.accounts import tokens
 from timmy.accounts.service import authenticate
@@ -18,35 +22,94 @@ from timmy.data import accounts
 from timmy.data.accounts import Account
 from timmy.db.connection import transaction
 from timmy.hire.errors import CredentialsRequired
+from timmy.hire.fees import fees
+from timmy.l402 import credentials
+from timmy.l402 import service as l402
+from timmy.l402.errors import CredentialUnusable, InvalidL402, L402Challenge
+from timmy.l402.service import Credential
 
 TOPUP_PATH = "/api/v1/topup"
+TASK_ROUTE = "hire_task"
+QUOTE_ROUTE = "hire_quote"
+
+
+@dataclass(frozen=True, slots=True)
+class HirePayer:
+    """The account that acts, and the L402 credential that pays its fee (None: its balance)."""
+
+    account: Account
+    credential: Credential | None = None
 
 
 def topup_url(base_url: str) -> str:
     return f"{base_url}{TOPUP_PATH}"
 
 
-def payer(x_token: str | None, authorization: str | None, *, base_url: str) -> Account:
-    """The account that pays this request; 401 for a forged or unknown token; 402 (with a new
-    account's token) when no credential was sent."""
+def fee_of(route_id: str) -> int:
+    charged = fees()
+    return charged.task_fee_sats if route_id == TASK_ROUTE else charged.quote_fee_sats
+
+
+def payer(
+    x_token: str | None, authorization: str | None, *, route_id: str, base_url: str
+) -> HirePayer:
+    """Who pays this request: 401 for a forged or unknown credential; 402 (with a new
+    account's token and an L402 challenge) when none was sent; a fresh L402 challenge when a
+    genuine credential cannot pay."""
+    if not (x_token and x_token.strip()) and credentials.is_l402(authorization):
+        assert authorization is not None
+        return _by_l402(authorization, route_id=route_id, base_url=base_url)
     token = tokens.presented(x_token, authorization)
     if token is None:
-        raise _credentials_required(base_url)
-    return authenticate(token)
+        raise refusal(route_id, base_url=base_url, account_id=None)
+    return HirePayer(authenticate(token))
 
 
-def _credentials_required(base_url: str) -> CredentialsRequired:
-    # L402 seam (issue 13): the challenge (headers and body) joins this answer once it exists.
+def _by_l402(authorization: str, *, route_id: str, base_url: str) -> HirePayer:
+    try:
+        found = l402.credential(authorization, route_id=route_id)
+    except CredentialUnusable as unusable:
+        raise refusal(
+            route_id, base_url=base_url, account_id=unusable.account_id, reason=unusable.reason
+        ) from None
+    if found.account_id is None:
+        # Minted for a route that acts as nobody: it cannot say who posts or quotes.
+        raise refusal(route_id, base_url=base_url, account_id=None, reason="wrong_route")
+    if found.balance_sats < fee_of(route_id):
+        raise refusal(route_id, base_url=base_url, account_id=found.account_id, reason="short")
+    with transaction() as tx:
+        account = accounts.get(tx, found.account_id)
+    if account is None:  # the foreign key makes this impossible; refuse rather than guess
+        raise InvalidL402("This L402 credential names no account.")
+    return HirePayer(account, found)
+
+
+def refusal(
+    route_id: str, *, base_url: str, account_id: str | None, reason: str = ""
+) -> L402Challenge:
+    """The 402 for ``route_id``'s fee: an L402 challenge bound to ``account_id``, or, when
+    there is none, to a new account whose token the answer carries."""
+    fee = fee_of(route_id)
+    if account_id is not None:
+        return l402.refusal(route_id, fee, reason, account_id=account_id)
     new_token = tokens.new_token()
-    account_id = str(uuid.uuid4())
+    new_account = str(uuid.uuid4())
     with transaction() as tx:
         accounts.insert(
-            tx, account_id=account_id, token_sha256=tokens.token_hash(new_token), nostr_pubkey=None
+            tx, account_id=new_account, token_sha256=tokens.token_hash(new_token), nostr_pubkey=None
         )
+    challenge = l402.challenge(
+        route_id,
+        fee,
+        account_id=new_account,
+        message="This request is paid: pay the L402 invoice and retry with Authorization:"
+        " L402 <macaroon>:<preimage>, or top up the new account whose token is in this answer"
+        " (or send your own X-Token) and retry.",
+    )
     return CredentialsRequired(
-        "This request is paid: top up the new account whose token is in this answer (or send"
-        " your own X-Token) and retry.",
+        challenge.message,
+        challenge=challenge.challenge,
         token=new_token,
-        account_id=account_id,
+        account_id=new_account,
         topup_url=topup_url(base_url),
     )

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import math
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from timmy import orchestrator
@@ -37,6 +38,7 @@ from timmy.data import accounts
 from timmy.data import hire as data
 from timmy.data.accounts import Account, LedgerReason
 from timmy.data.hire import EscrowReason, QuoteStatus, Task, TaskStatus
+from timmy.data.l402 import L402LedgerReason
 from timmy.db.connection import Db, transaction
 from timmy.hire.errors import (
     HireForbidden,
@@ -48,7 +50,7 @@ from timmy.hire.errors import (
     TooLarge,
 )
 from timmy.hire.fees import fees
-from timmy.hire.payment import topup_url
+from timmy.hire.payment import QUOTE_ROUTE, TASK_ROUTE, refusal, topup_url
 from timmy.hire.settings import hire_settings
 from timmy.hire.views import (
     HireAccepted,
@@ -62,6 +64,9 @@ from timmy.hire.views import (
     HireTaskDetail,
     HireTaskList,
 )
+from timmy.l402 import service as l402
+from timmy.l402.errors import CredentialUnusable
+from timmy.l402.service import Credential
 from timmy.observability import log_ref
 
 logger = logging.getLogger(__name__)
@@ -124,8 +129,18 @@ def _moved(moved: data.Task | None) -> data.Task:
 
 
 def _debit_fee(
-    tx: Db, account: Account, sats: int, reason: LedgerReason, ref: str, url: str
+    tx: Db,
+    account: Account,
+    sats: int,
+    reason: LedgerReason,
+    ref: str,
+    url: str,
+    credential: Credential | None,
 ) -> None:
+    """The fee from the L402 credential that pays the request, else from the balance."""
+    if credential is not None:
+        l402.pay(tx, credential, sats, reason=L402LedgerReason(reason.value), reference=ref)
+        return
     if accounts.debit(tx, account.id, sats, reason=reason, reference=ref) is None:
         raise HireInsufficientBalance(
             f"This costs {sats} sats; the balance is short. Top up and retry.", topup_url=url
@@ -169,17 +184,50 @@ def task_detail(raw_task_id: str, token: str | None) -> HireTaskDetail:
 # ------------------------------------------------------------------------------- create
 
 
+@contextlib.contextmanager
+def _fresh_challenge_when_spent(route_id: str, base_url: str, account: Account) -> Iterator[None]:
+    """An L402 credential spent by a parallel request between its check and this debit is
+    answered like any spent credential: a fresh challenge bound to the same account."""
+    try:
+        yield
+    except CredentialUnusable as spent:
+        raise refusal(
+            route_id, base_url=base_url, account_id=account.id, reason=spent.reason
+        ) from None
+
+
+def check_task_text(title: str, description: str) -> None:
+    """The task's texts are within limits (400); checked before any credential, so that no
+    L402 invoice is minted for a request that cannot succeed."""
+    settings = hire_settings()
+    _text(title, "title", settings.hire_max_title_chars)
+    _text(description, "description", settings.hire_max_text_chars)
+
+
+def check_quote_text(description: str) -> None:
+    """A quote's description is within limits (400), checked before any credential."""
+    _text(description, "description", hire_settings().hire_max_text_chars, blank_ok=True)
+
+
 def create_task(
-    account: Account, *, title: str, description: str, budget_sats: int, base_url: str
+    account: Account,
+    *,
+    title: str,
+    description: str,
+    budget_sats: int,
+    base_url: str,
+    credential: Credential | None = None,
 ) -> HireTask:
-    """Post a task, paying the post fee from the balance (402 ``insufficient_balance``)."""
+    """Post a task, paying the post fee from the L402 credential when one pays the request,
+    else from the balance (402 ``insufficient_balance``)."""
     settings = hire_settings()
     title = _text(title, "title", settings.hire_max_title_chars)
     description = _text(description, "description", settings.hire_max_text_chars)
     task_id = str(uuid.uuid4())
     fee = fees().task_fee_sats
-    with transaction() as tx:
-        _debit_fee(tx, account, fee, LedgerReason.HIRE_TASK_FEE, task_id, topup_url(base_url))
+    url = topup_url(base_url)
+    with _fresh_challenge_when_spent(TASK_ROUTE, base_url, account), transaction() as tx:
+        _debit_fee(tx, account, fee, LedgerReason.HIRE_TASK_FEE, task_id, url, credential)
         task = data.insert_task(
             tx,
             task_id=task_id,
@@ -214,19 +262,23 @@ def create_quote(
     description: str,
     delivery_hours: int | None,
     base_url: str,
+    credential: Credential | None = None,
 ) -> HireQuote:
-    """Quote an open task (not one's own), paying the quote fee from the balance."""
-    return HireQuote.of(
-        insert_quote(
-            account,
-            parse_id(raw_task_id),
-            price_sats=price_sats,
-            description=description,
-            delivery_hours=delivery_hours,
-            fee_sats=fees().quote_fee_sats,
-            base_url=base_url,
+    """Quote an open task (not one's own), paying the quote fee from the L402 credential when
+    one pays the request, else from the balance."""
+    with _fresh_challenge_when_spent(QUOTE_ROUTE, base_url, account):
+        return HireQuote.of(
+            insert_quote(
+                account,
+                parse_id(raw_task_id),
+                price_sats=price_sats,
+                description=description,
+                delivery_hours=delivery_hours,
+                fee_sats=fees().quote_fee_sats,
+                base_url=base_url,
+                credential=credential,
+            )
         )
-    )
 
 
 def insert_quote(
@@ -238,6 +290,7 @@ def insert_quote(
     delivery_hours: int | None,
     fee_sats: int,
     base_url: str,
+    credential: Credential | None = None,
 ) -> data.Quote:
     """A new pending quote; ``fee_sats`` 0 for Timmy's own (Timmy would pay itself)."""
     settings = hire_settings()
@@ -250,7 +303,13 @@ def insert_quote(
         _state(task, TaskStatus.OPEN)
         if fee_sats:
             _debit_fee(
-                tx, account, fee_sats, LedgerReason.HIRE_QUOTE_FEE, quote_id, topup_url(base_url)
+                tx,
+                account,
+                fee_sats,
+                LedgerReason.HIRE_QUOTE_FEE,
+                quote_id,
+                topup_url(base_url),
+                credential,
             )
         return data.insert_quote(
             tx,
