@@ -10,6 +10,7 @@ from timmy.api import HttpApi, base_url, created, header, make_handler, response
 from timmy.hire import service
 from timmy.hire.payment import QUOTE_ROUTE, payer
 from timmy.hire.views import HireQuote
+from timmy.l402.views import L402ChallengeEnvelope
 from timmy.observability import metrics
 
 app = HttpApi()
@@ -28,16 +29,19 @@ class HireQuoteBody(BaseModel):
 
 @app.post(
     "/api/v1/ai-for-hire/tasks/<task_id>/quotes",
-    summary="Quote an open task (the quote fee is paid from the balance)",
+    summary="Quote an open task (the quote fee: from the balance, or by L402)",
     description="A buyer may not quote their own task (403 forbidden).",
     tags=["ai-for-hire"],
     responses={
         201: response_doc("The quote", HireQuote),
         400: response_doc("invalid_request, invalid_content or too_large"),
-        401: response_doc("invalid_token"),
+        401: response_doc("invalid_token; invalid_l402"),
         402: response_doc(
-            "payment_required (no credential: a new account's token is in the body) or"
-            " insufficient_balance (with topup_url); nothing was charged"
+            "payment_required with an L402 challenge for the fee (no credential: bound to a"
+            " new account whose token is in the body; an L402 credential that cannot pay:"
+            " bound to its account) or insufficient_balance (with topup_url); nothing was"
+            " charged",
+            L402ChallengeEnvelope,
         ),
         403: response_doc("forbidden: the task is the caller's own"),
         404: response_doc("not_found"),

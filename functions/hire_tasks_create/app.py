@@ -10,6 +10,7 @@ from timmy.api import HttpApi, base_url, created, header, make_handler, response
 from timmy.hire import service
 from timmy.hire.payment import TASK_ROUTE, payer
 from timmy.hire.views import HireTask
+from timmy.l402.views import L402ChallengeEnvelope
 from timmy.observability import metrics
 
 app = HttpApi()
@@ -23,15 +24,18 @@ class HireTaskBody(BaseModel):
 
 @app.post(
     "/api/v1/ai-for-hire/tasks",
-    summary="Post a task (the post fee is paid from the balance)",
+    summary="Post a task (the post fee: from the balance, or by L402)",
     tags=["ai-for-hire"],
     responses={
         201: response_doc("The task", HireTask),
         400: response_doc("invalid_request, invalid_content or too_large; nothing was charged"),
-        401: response_doc("invalid_token: the token names no account"),
+        401: response_doc("invalid_token: the token names no account; invalid_l402"),
         402: response_doc(
-            "payment_required (no credential: a new account's token is in the body) or"
-            " insufficient_balance (with topup_url); nothing was charged"
+            "payment_required with an L402 challenge for the fee (no credential: bound to a"
+            " new account whose token is in the body; an L402 credential that cannot pay:"
+            " bound to its account) or insufficient_balance (with topup_url); nothing was"
+            " charged",
+            L402ChallengeEnvelope,
         ),
     },
 )

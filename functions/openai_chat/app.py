@@ -1,4 +1,5 @@
-"""POST /v1/chat/completions: an OpenAI chat completion, paid in sats by an account or a session."""
+"""POST /v1/chat/completions: an OpenAI chat completion, paid in sats by an account, a session
+or an L402 credential."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from timmy.api import HttpApi, base_url, header, json_response, make_handler, response_doc
 from timmy.chat.service import complete, event_stream
 from timmy.chat.views import ChatCompletion, ChatCompletionRequest
+from timmy.l402.views import L402ChallengeEnvelope
 from timmy.observability import metrics
 
 app = HttpApi(openai_errors=True)
@@ -19,8 +21,13 @@ app = HttpApi(openai_errors=True)
     "/v1/chat/completions",
     summary="Chat completion (OpenAI's shapes), paid in sats",
     description=(
-        "Credentials: an account token (`Authorization: Bearer tmy_…` or `X-Token`) or a"
-        " session macaroon (`Authorization: Bearer <macaroon>`). The request's maximum cost"
+        "Credentials: an account token (`Authorization: Bearer tmy_…` or `X-Token`), a"
+        " session macaroon (`Authorization: Bearer <macaroon>`) or an L402 credential"
+        " (`Authorization: L402 <macaroon>:<preimage>`, or `LSAT`). Without credentials the"
+        " answer is a 402 challenge: `WWW-Authenticate` (LSAT, then L402), `Cache-Control:"
+        " no-store` and the `l402` object, whose invoice is this request's maximum cost; a"
+        " credential that is expired, spent, short or for another route gets a fresh one."
+        " The request's maximum cost"
         " (input estimate + `max_completion_tokens`, or the model's `max_output_tokens`, at its"
         " price) is held, the free tier decides for Nostr-bound payers, the provider answers,"
         " and the real usage is charged (rounded up, at least 1 sat); the rest is released at"
@@ -39,10 +46,15 @@ app = HttpApi(openai_errors=True)
             },
         },
         400: response_doc("Invalid request; model_not_supported; n > 1; max_tokens_too_large"),
-        401: response_doc("invalid_token, invalid_macaroon, macaroon_expired: forged or unknown"),
+        401: response_doc(
+            "invalid_token, invalid_macaroon, macaroon_expired, invalid_l402: forged, tampered"
+            " or unknown"
+        ),
         402: response_doc(
-            "payment_required: no credentials; insufficient_balance (with topup_url);"
-            " session_not_paid; session_expired. Nothing is charged"
+            "payment_required with an L402 challenge (no credentials, or an L402 credential"
+            " that cannot pay); insufficient_balance (with topup_url); session_not_paid;"
+            " session_expired. Nothing is charged",
+            L402ChallengeEnvelope,
         ),
         502: response_doc("The AI provider failed (ai_failed); nothing was charged"),
         503: response_doc("The AI provider is unavailable (ai_unavailable); nothing was charged"),

@@ -1,20 +1,25 @@
 """A completion whose Lambda died between hold and settlement strands nothing: the
-reconciler's chat-holds pass releases the account's hold (and the pool's part), once."""
+reconciler's chat-holds pass releases the account's or the L402 credential's hold (and the
+pool's part), once."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import identities
+import pytest
 
 from timmy import freetier, reconcile
 from timmy.accounts import tokens
-from timmy.chat.payers import AccountPayer, HoldRecord
+from timmy.chat.payers import AccountPayer, HoldRecord, L402Payer
 from timmy.data import accounts as account_data
+from timmy.data import l402 as l402_data
 from timmy.data.accounts import LedgerReason, ledger_mismatches
 from timmy.data.identities import TrustTier
+from timmy.data.l402 import L402LedgerReason
 from timmy.data.pool import Serve
 from timmy.db.connection import db, transaction
 
@@ -100,3 +105,87 @@ def test_the_reconciler_releases_a_dead_completions_hold_once(clean_db: None) ->
     assert states == {dead: ("failed", "abandoned"), fresh: ("reserved", None)}
     with transaction() as tx:
         assert ledger_mismatches(tx) == []
+
+
+def funded_credential(balance_sats: int) -> str:
+    """An L402 token whose invoice was paid (funded through the on-paid handler's SQL)."""
+    token_id = uuid.uuid4().hex * 2
+    payment_hash = hashlib.sha256(token_id.encode()).hexdigest()
+    with transaction() as tx:
+        tx.execute(
+            "INSERT INTO invoices (payment_hash, purpose, owner_id, amount_sats, payment_request,"
+            " expires_at) VALUES (:h, 'l402', :owner, :amount, 'lnbcrt1sample',"
+            " now() + interval '10 minutes')",
+            h=payment_hash,
+            owner=token_id,
+            amount=balance_sats,
+        )
+        l402_data.insert(
+            tx,
+            token_id=token_id,
+            payment_hash=payment_hash,
+            root_key=bytes(32),
+            route_id="chat_completions",
+            capability="chat",
+            account_id=None,
+            amount_sats=balance_sats,
+            valid_until=datetime.now(UTC) + timedelta(days=1),
+        )
+        assert l402_data.fund(tx, token_id, balance_sats, payment_hash=payment_hash) == balance_sats
+        assert l402_data.fund(tx, token_id, balance_sats, payment_hash=payment_hash) is None
+    return token_id
+
+
+def test_the_reconciler_releases_a_dead_l402_completions_hold_once(clean_db: None) -> None:
+    token_id = funded_credential(50)
+    request_id = str(uuid.uuid4())
+    payer = L402Payer(token_id=token_id)
+    with transaction() as tx:
+        payer.lock(tx)
+        payer.take(
+            tx,
+            HoldRecord(
+                request_id=request_id,
+                model="stub",
+                btc_price_usd=Decimal(100_000),
+                input_tokens=10,
+                output_tokens=10,
+                max_cost_sats=30,
+                reserved_sats=30,
+                free_tier=Serve.GATE,
+                pool_reserved_sats=0,
+            ),
+            base_url="http://127.0.0.1:3000",
+        )
+        tx.execute(
+            "UPDATE account_chat_requests SET created_at = now() - interval '1 hour'"
+            " WHERE id = :id",
+            id=request_id,
+        )
+    with transaction() as tx:
+        assert l402_data.balance(tx, token_id) == 20
+
+    first = reconcile.run()
+    second = reconcile.run()
+
+    assert (first.ended["chat_holds"], second.ended["chat_holds"]) == (1, 0)
+    with transaction() as tx:
+        assert l402_data.balance(tx, token_id) == 50
+        assert [(e.reason, e.amount_sats) for e in l402_data.ledger(tx, token_id)] == [
+            (L402LedgerReason.FUNDED, 50),
+            (L402LedgerReason.CHAT_HOLD, -30),
+            (L402LedgerReason.CHAT_RELEASE, 30),
+        ]
+        assert l402_data.ledger_mismatches(tx) == []
+    assert db().scalar("SELECT state FROM account_chat_requests") == "failed"
+
+
+def test_a_credential_never_goes_below_zero(clean_db: None) -> None:
+    token_id = funded_credential(5)
+    with transaction() as tx:
+        assert (
+            l402_data.debit(tx, token_id, 6, reason=L402LedgerReason.CHAT_HOLD, reference="x")
+            is None
+        )
+    with pytest.raises(Exception, match="l402_tokens_balance_sats_check"), transaction() as tx:
+        tx.execute("UPDATE l402_tokens SET balance_sats = -1 WHERE token_id = :id", id=token_id)

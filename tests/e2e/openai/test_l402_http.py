@@ -321,3 +321,57 @@ def test_twenty_parallel_requests_on_one_credential_never_overspend_it(
     assert sum(amount for _, amount in ledger_of(token)) == 0
     with transaction() as tx:
         assert l402_data.ledger_mismatches(tx) == []
+
+
+def test_the_remainder_of_a_credential_is_redeemed_into_an_account_once(
+    api: httpx.Client, paid: Token
+) -> None:
+    # Expired by a caveat the holder appended: the remainder is still theirs to take out.
+    expired = narrowed(paid, "timmy_valid_until=1700000000")
+    left = balance_of(paid)
+    redeemed = api.post(
+        "/api/v1/l402/redeem", headers={"Authorization": f"LSAT {expired}:{paid.preimage}"}
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    body = redeemed.json()
+    assert body["redeemed_sats"] == left
+    assert body["balance_sats"] == left
+    assert body["token"].startswith("tmy_")
+    account = api.get("/api/v1/account", headers={"X-Token": body["token"]}).json()
+    assert account["balance_sats"] == left
+    assert balance_of(paid) == 0
+    assert ledger_of(paid)[-1] == (L402LedgerReason.REDEEMED, -left)
+
+    # Again, into the same account this time: nothing left, nothing moves.
+    again = api.post(
+        "/api/v1/l402/redeem",
+        headers={"Authorization": paid.header(), "X-Token": body["token"]},
+    )
+    assert again.status_code == 200, again.text
+    assert again.json() == {
+        "account_id": body["account_id"],
+        "redeemed_sats": 0,
+        "balance_sats": left,
+        "token": None,
+    }
+    # The spent credential now gets a fresh challenge on its route.
+    assert api.post(CHAT, json=chat(8), headers={"Authorization": paid.header()}).status_code == 402
+
+
+def test_redeeming_a_forged_credential_is_401_and_moves_nothing(
+    api: httpx.Client, paid: Token
+) -> None:
+    forged = credentials.mint(
+        os.urandom(32),
+        credentials.Identifier(paid.payment_hash, paid.token_id),
+        capability="chat",
+        valid_until=2_000_000_000,
+    )
+    before = balance_of(paid)
+    for authorization in (f"L402 {to_base64(forged)}:{paid.preimage}", None, "Bearer tmy_x"):
+        headers = {"Authorization": authorization} if authorization else {}
+        answer = api.post("/api/v1/l402/redeem", headers=headers)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] in {"invalid_l402"}
+    assert balance_of(paid) == before
+    assert db().scalar("SELECT count(*) FROM accounts") == 0

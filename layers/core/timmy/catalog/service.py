@@ -49,6 +49,7 @@ def priced_catalog() -> CatalogView:
                 capability=r.capability,
                 sats=r.sats,
                 usd=None if r.sats is None else _usd(r.sats, btc),
+                l402=r.l402,
             )
             for r in current.routes
         ],
@@ -78,6 +79,9 @@ def llms_txt(openapi: dict[str, Any], base_url: str) -> str:
         "- Prepaid account: POST /api/v1/topup answers 402 with an invoice and a token; pay it,"
         " then send `X-Token: <token>` (or `Authorization: Bearer <token>`).",
         "- OpenAI clients: base_url = <Base URL>/v1, api_key = the account token.",
+        "- L402 (routes marked L402 below): without credentials the route answers 402 with"
+        ' `WWW-Authenticate: L402 macaroon="…", invoice="…"`; pay the invoice, then send'
+        " `Authorization: L402 <macaroon>:<preimage hex>` until a fresh 402 says it is spent.",
         '- Errors are `{"error": {"code", "message"}}`; payment problems are 402.',
         "",
         f"## Models (sats per million tokens at {view.btc_price_usd} USD/BTC,"
@@ -92,7 +96,7 @@ def llms_txt(openapi: dict[str, Any], base_url: str) -> str:
     lines += ["", "## Priced routes", ""]
     for r in view.routes:
         cost = f"{r.sats} sats" if r.pricing == RoutePricing.FLAT else "by token usage"
-        lines.append(f"- {r.method} {r.path}: {cost}")
+        lines.append(f"- {r.method} {r.path}: {cost}{', L402' if r.l402 else ''}")
     lines += ["", "## Operations", ""]
     for path, operations in sorted(openapi.get("paths", {}).items()):
         for method, operation in operations.items():

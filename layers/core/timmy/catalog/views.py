@@ -28,6 +28,7 @@ class CatalogRouteView(BaseModel):
     capability: str
     sats: int | None = Field(description="Flat routes: what one call costs")
     usd: Decimal | None = Field(description="Flat routes: the same in USD at the BTC price")
+    l402: bool = Field(description="Accepts Authorization: L402 and answers a 402 challenge")
 
 
 class CatalogFeesView(BaseModel):

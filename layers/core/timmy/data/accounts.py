@@ -30,6 +30,7 @@ class LedgerReason(StrEnum):
     HIRE_ESCROW_RELEASE = "hire_escrow_release"  # the escrow to its contractor (ref: quote id)
     HIRE_ESCROW_REFUND = "hire_escrow_refund"  # the escrow back to its buyer (ref: quote id)
     HIRE_ESCROW_SPLIT = "hire_escrow_split"  # an operator's split of a dispute (ref: quote id)
+    L402_REDEEM = "l402_redeem"  # an L402 credential's remainder moved in (ref: its token id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,23 @@ def credit(
     return int(row["balance_sats"])
 
 
+def drain(tx: Db, token_id: str, *, reference: str) -> int:
+    """Take the whole balance of a token (reason redeemed); what it held, 0 when empty."""
+    row = tx.one(
+        "WITH old AS (SELECT token_id, balance_sats FROM l402_tokens WHERE token_id = :id"
+        " AND balance_sats > 0 FOR UPDATE),"
+        " moved AS (UPDATE l402_tokens t SET balance_sats = 0, updated_at = now() FROM old"
+        " WHERE t.token_id = old.token_id RETURNING t.token_id, old.balance_sats AS drained),"
+        " entry AS (INSERT INTO l402_ledger (token_id, amount_sats, reason, reference)"
+        " SELECT token_id, -drained, :r, :ref FROM moved)"
+        " SELECT drained FROM moved",
+        id=token_id,
+        r=L402LedgerReason.REDEEMED.value,
+        ref=reference,
+    )
+    return 0 if row is None else int(row["drained"])
+
+
 def balance(tx: Db, token_id: str) -> int:
     value = tx.scalar("SELECT balance_sats FROM l402_tokens WHERE token_id = :id", id=token_id)
     if value is None:

@@ -95,7 +95,9 @@ def challenge_header(macaroon_b64: str, invoice: str) -> str:
     comma-separated in one ``WWW-Authenticate`` line, as RFC 9110 §11.6.1 allows; lnget's and
     Alby's parsers both read the first match.
     """
-    return ", ".join(f'{name} macaroon="{macaroon_b64}", invoice="{invoice}"' for name in _CHALLENGE_ORDER)
+    return ", ".join(
+        f'{name} macaroon="{macaroon_b64}", invoice="{invoice}"' for name in _CHALLENGE_ORDER
+    )
 
 
 def is_l402(authorization: str | None) -> bool:

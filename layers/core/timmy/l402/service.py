@@ -13,6 +13,8 @@
   balance covers ``amount_sats``, or the fresh challenge for this request.
 * The route debits what the request costs in its own transaction (:func:`pay`, or its own
   hold and release with :mod:`timmy.data.l402`), with the ledger row.
+* :func:`redeem` is the way out: what is left on a credential (an expired one included) moves
+  into an account, from where it can be spent or withdrawn.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from timmy import payments
+from timmy import macaroons, payments
+from timmy.accounts import tokens as account_tokens
+from timmy.accounts.service import authenticate
 from timmy.catalog import catalog
 from timmy.catalog.loader import PricedRoute
+from timmy.data import accounts
 from timmy.data import l402 as data
+from timmy.data.accounts import LedgerReason
 from timmy.data.invoices import Invoice, PaymentPurpose
 from timmy.data.l402 import L402LedgerReason
 from timmy.db.connection import Db, transaction
@@ -35,12 +42,13 @@ from timmy.l402 import credentials
 from timmy.l402.credentials import Identifier, Verdict
 from timmy.l402.errors import Challenge, CredentialUnusable, InvalidL402, L402Challenge
 from timmy.l402.settings import l402_settings
-from timmy.macaroons import to_base64
+from timmy.l402.views import L402Redeemed
 from timmy.observability import log_ref
 
 logger = logging.getLogger(__name__)
 
 PURPOSE = PaymentPurpose.L402
+is_l402 = credentials.is_l402
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,7 @@ def challenge(
     created = payments.request_invoice(amount, f"Timmy L402: {route.id} ({amount} sats)")
     valid_until = int(time.time()) + settings.l402_valid_seconds
     identifier = Identifier(payment_hash=bytes.fromhex(created.payment_hash), token_id=token_id)
-    macaroon = to_base64(
+    macaroon = macaroons.to_base64(
         credentials.mint(root_key, identifier, capability=route.capability, valid_until=valid_until)
     )
     with transaction() as tx:
@@ -102,31 +110,80 @@ def challenge(
     )
 
 
+def _genuine(authorization: str) -> tuple[data.L402Token, credentials.Presented]:
+    """The token a credential presents, its preimage and signature checked (401 otherwise);
+    its caveats are the caller's business."""
+    presented = credentials.present(authorization)
+    with transaction() as tx:
+        token = data.get(tx, presented.identifier.token_id.hex())
+    if token is None or token.payment_hash != presented.identifier.payment_hash.hex():
+        raise InvalidL402("This L402 credential was not issued here.")
+    if not macaroons.has_valid_signature(presented.macaroon, token.root_key):
+        raise InvalidL402("The L402 macaroon's signature is not valid.")
+    return token, presented
+
+
+def _funded(token: data.L402Token) -> data.L402Token | None:
+    """The token once its invoice is settled per the backend (never taken from the preimage:
+    LNbits shows it before payment); None while it is unpaid."""
+    if token.funded:
+        return token
+    if not payments.confirm_payment(token.payment_hash).paid:
+        return None
+    with transaction() as tx:
+        return data.get(tx, token.token_id)
+
+
 def credential(authorization: str, *, route_id: str) -> Credential:
     """The credential an ``Authorization: L402|LSAT`` header presents, checked for
     ``route_id``: 401 ``invalid_l402`` when forged, tampered or unknown;
     :class:`CredentialUnusable` when genuine but expired, for another route, or unpaid."""
     route = priced_route(route_id)
-    presented = credentials.present(authorization)
-    token_id = presented.identifier.token_id.hex()
-    with transaction() as tx:
-        token = data.get(tx, token_id)
-    if token is None or token.payment_hash != presented.identifier.payment_hash.hex():
-        raise InvalidL402("This L402 credential was not issued here.")
-    verdict = credentials.verify(
-        presented.macaroon, token.root_key, capability=route.capability, now=int(time.time())
+    token, presented = _genuine(authorization)
+    verdict = credentials.caveat_verdict(
+        presented.macaroon.caveats, capability=route.capability, now=int(time.time())
     )
     if verdict != Verdict.GRANTED:
         raise CredentialUnusable(verdict.value, account_id=token.account_id)
-    if not token.funded:
-        # Asked of the backend, never taken from the preimage (LNbits shows it before payment).
-        if not payments.confirm_payment(token.payment_hash).paid:
-            raise CredentialUnusable("unpaid", account_id=token.account_id)
-        with transaction() as tx:
-            token = data.get(tx, token_id)
-        assert token is not None
+    funded = _funded(token)
+    if funded is None:
+        raise CredentialUnusable("unpaid", account_id=token.account_id)
     return Credential(
-        token_id=token.token_id, account_id=token.account_id, balance_sats=token.balance_sats
+        token_id=funded.token_id, account_id=funded.account_id, balance_sats=funded.balance_sats
+    )
+
+
+def redeem(authorization: str, x_token: str | None) -> L402Redeemed:
+    """Move what is left on a genuine credential into an account, whatever its caveats say
+    (an expired credential's remainder is no one else's): the ``X-Token`` account, else the
+    account the credential is bound to, else a new account whose token is returned once."""
+    token, _ = _genuine(authorization)
+    funded = _funded(token)
+    presented_token = account_tokens.presented(x_token, None)
+    account_id = authenticate(presented_token).id if presented_token else token.account_id
+    new_token = None
+    with transaction() as tx:
+        if account_id is None:
+            new_token = account_tokens.new_token()
+            account_id = str(uuid.uuid4())
+            accounts.insert(
+                tx,
+                account_id=account_id,
+                token_sha256=account_tokens.token_hash(new_token),
+                nostr_pubkey=None,
+            )
+        drained = data.drain(tx, token.token_id, reference=account_id) if funded else 0
+        if drained:
+            balance = accounts.credit(
+                tx, account_id, drained, reason=LedgerReason.L402_REDEEM, reference=token.token_id
+            )
+        else:
+            current = accounts.get(tx, account_id)
+            assert current is not None
+            balance = current.balance_sats
+    assert balance is not None
+    return L402Redeemed(
+        account_id=account_id, redeemed_sats=drained, balance_sats=balance, token=new_token
     )
 
 

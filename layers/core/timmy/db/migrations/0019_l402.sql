@@ -62,3 +62,11 @@ ALTER TABLE account_chat_requests ADD CONSTRAINT account_chat_requests_one_payer
     CHECK (num_nonnulls(account_id, l402_token_id) = 1);
 CREATE INDEX account_chat_requests_l402_idx ON account_chat_requests (l402_token_id, created_at)
     WHERE l402_token_id IS NOT NULL;
+
+-- What is left on a credential can be redeemed into an account (POST /api/v1/l402/redeem).
+ALTER TABLE account_ledger DROP CONSTRAINT account_ledger_reason_check;
+ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_reason_check CHECK (reason IN (
+    'topup', 'withdrawal', 'withdrawal_fee_return', 'withdrawal_failed',
+    'chat_hold', 'chat_release',
+    'hire_task_fee', 'hire_quote_fee', 'hire_escrow_hold', 'hire_escrow_release',
+    'hire_escrow_refund', 'hire_escrow_split', 'l402_redeem'));
