@@ -86,37 +86,43 @@ class Outcome:
     absorbed_sats: int
 
 
-@dataclass(frozen=True, slots=True)
-class AccountPayer:
-    kind: ClassVar[PayerKind] = PayerKind.ACCOUNT
-    account_id: str
-    nostr_pubkey: str | None
+class _RequestRowPayer:
+    """A payer whose hold is a debit of its own balance with a ledger row (``chat_hold``) and
+    an ``account_chat_requests`` row naming it; settling or failing the row returns the
+    unused part (``chat_release``). Accounts and L402 credentials differ only in the balance
+    they move and in what a short balance answers."""
 
-    def lock(self, tx: Db) -> None:
-        tx.execute("SELECT 1 FROM accounts WHERE id = :id FOR NO KEY UPDATE", id=self.account_id)
+    __slots__ = ()
+
+    def _columns(self) -> tuple[str | None, str | None]:
+        """(account_id, l402_token_id) of the request row."""
+        raise NotImplementedError
+
+    def _debit(self, tx: Db, amount_sats: int, request_id: str) -> bool:
+        raise NotImplementedError
+
+    def _credit(self, tx: Db, amount_sats: int, request_id: str) -> int:
+        raise NotImplementedError
+
+    def _balance(self, tx: Db) -> int:
+        raise NotImplementedError
+
+    def _short(self, tx: Db, needed_sats: int, base_url: str) -> Exception:
+        raise NotImplementedError
 
     def take(self, tx: Db, record: HoldRecord, *, base_url: str) -> None:
-        """Hold the caller's part and write the request row, or raise 402."""
-        if record.reserved_sats > 0:
-            left = account_data.debit(
-                tx,
-                self.account_id,
-                record.reserved_sats,
-                reason=LedgerReason.CHAT_HOLD,
-                reference=record.request_id,
-            )
-            if left is None:
-                current = account_data.get(tx, self.account_id)
-                balance = 0 if current is None else current.balance_sats
-                raise InsufficientBalance(
-                    f"The account's balance ({balance} sats) cannot cover this request's"
-                    f" maximum cost ({record.reserved_sats} sats); top the account up.",
-                    fields={"topup_url": f"{base_url}{TOPUP_PATH}"},
-                )
+        """Hold the caller's part and write the request row, or raise what a short balance
+        answers."""
+        if record.reserved_sats > 0 and not self._debit(
+            tx, record.reserved_sats, record.request_id
+        ):
+            raise self._short(tx, record.reserved_sats, base_url)
+        account_id, l402_token_id = self._columns()
         chat_data.insert(
             tx,
             request_id=record.request_id,
-            account_id=self.account_id,
+            account_id=account_id,
+            l402_token_id=l402_token_id,
             model=record.model,
             btc_price_usd=record.btc_price_usd,
             max_cost_sats=record.max_cost_sats,
@@ -149,18 +155,50 @@ class AccountPayer:
 
     def _release(self, tx: Db, request_id: str, amount_sats: int) -> int:
         if amount_sats > 0:
-            balance = account_data.credit(
-                tx,
-                self.account_id,
-                amount_sats,
-                reason=LedgerReason.CHAT_RELEASE,
-                reference=request_id,
-            )
-            assert balance is not None
-            return balance
+            return self._credit(tx, amount_sats, request_id)
+        return self._balance(tx)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPayer(_RequestRowPayer):
+    kind: ClassVar[PayerKind] = PayerKind.ACCOUNT
+    account_id: str
+    nostr_pubkey: str | None
+
+    def lock(self, tx: Db) -> None:
+        tx.execute("SELECT 1 FROM accounts WHERE id = :id FOR NO KEY UPDATE", id=self.account_id)
+
+    def _columns(self) -> tuple[str | None, str | None]:
+        return self.account_id, None
+
+    def _debit(self, tx: Db, amount_sats: int, request_id: str) -> bool:
+        left = account_data.debit(
+            tx, self.account_id, amount_sats, reason=LedgerReason.CHAT_HOLD, reference=request_id
+        )
+        return left is not None
+
+    def _credit(self, tx: Db, amount_sats: int, request_id: str) -> int:
+        balance = account_data.credit(
+            tx,
+            self.account_id,
+            amount_sats,
+            reason=LedgerReason.CHAT_RELEASE,
+            reference=request_id,
+        )
+        assert balance is not None
+        return balance
+
+    def _balance(self, tx: Db) -> int:
         current = account_data.get(tx, self.account_id)
         assert current is not None
         return current.balance_sats
+
+    def _short(self, tx: Db, needed_sats: int, base_url: str) -> Exception:
+        return InsufficientBalance(
+            f"The account's balance ({self._balance(tx)} sats) cannot cover this request's"
+            f" maximum cost ({needed_sats} sats); top the account up.",
+            fields={"topup_url": f"{base_url}{TOPUP_PATH}"},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +272,7 @@ class SessionPayer:
 
 
 @dataclass(frozen=True, slots=True)
-class L402Payer:
+class L402Payer(_RequestRowPayer):
     kind: ClassVar[PayerKind] = PayerKind.L402
     token_id: str
     nostr_pubkey: str | None = None  # a credential is no identity: it earns no free tier
@@ -242,62 +280,30 @@ class L402Payer:
     def lock(self, tx: Db) -> None:
         l402_data.lock(tx, self.token_id)
 
-    def take(self, tx: Db, record: HoldRecord, *, base_url: str) -> None:
-        """Hold the maximum cost from the credential's balance and write the request row;
-        :class:`CredentialUnusable` when another request spent it meanwhile."""
-        if record.reserved_sats > 0:
-            left = l402_data.debit(
-                tx,
-                self.token_id,
-                record.reserved_sats,
-                reason=L402LedgerReason.CHAT_HOLD,
-                reference=record.request_id,
-            )
-            if left is None:
-                raise CredentialUnusable("short")
-        chat_data.insert(
+    def _columns(self) -> tuple[str | None, str | None]:
+        return None, self.token_id
+
+    def _debit(self, tx: Db, amount_sats: int, request_id: str) -> bool:
+        left = l402_data.debit(
+            tx, self.token_id, amount_sats, reason=L402LedgerReason.CHAT_HOLD, reference=request_id
+        )
+        return left is not None
+
+    def _credit(self, tx: Db, amount_sats: int, request_id: str) -> int:
+        return l402_data.credit(
             tx,
-            request_id=record.request_id,
-            account_id=None,
-            l402_token_id=self.token_id,
-            model=record.model,
-            btc_price_usd=record.btc_price_usd,
-            max_cost_sats=record.max_cost_sats,
-            reserved_sats=record.reserved_sats,
-            free_tier=record.free_tier,
-            pool_reserved_sats=record.pool_reserved_sats,
+            self.token_id,
+            amount_sats,
+            reason=L402LedgerReason.CHAT_RELEASE,
+            reference=request_id,
         )
 
-    def settle(self, tx: Db, request_id: str, outcome: Outcome) -> int:
-        settled = chat_data.complete(
-            tx,
-            request_id,
-            input_tokens=outcome.input_tokens,
-            output_tokens=outcome.output_tokens,
-            cost_sats=outcome.cost_sats,
-            charged_sats=outcome.charged_sats,
-            absorbed_sats=outcome.absorbed_sats,
-        )
-        assert settled is not None, "a reserved request is settled only by its own call"
-        return self._release(tx, request_id, settled.reserved_sats - outcome.charged_sats)
-
-    def fail(self, tx: Db, request_id: str, error_code: str) -> Held | None:
-        failed = chat_data.fail(tx, request_id, error_code=error_code)
-        if failed is None:
-            return None
-        self._release(tx, request_id, failed.reserved_sats)
-        return Held(failed.reserved_sats, failed.pool_reserved_sats)
-
-    def _release(self, tx: Db, request_id: str, amount_sats: int) -> int:
-        if amount_sats > 0:
-            return l402_data.credit(
-                tx,
-                self.token_id,
-                amount_sats,
-                reason=L402LedgerReason.CHAT_RELEASE,
-                reference=request_id,
-            )
+    def _balance(self, tx: Db) -> int:
         return l402_data.balance(tx, self.token_id)
+
+    def _short(self, tx: Db, needed_sats: int, base_url: str) -> Exception:
+        # Spent by a parallel request meanwhile: the route answers a fresh challenge.
+        return CredentialUnusable("short")
 
 
 Payer = AccountPayer | SessionPayer | L402Payer
