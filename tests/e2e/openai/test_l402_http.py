@@ -71,6 +71,7 @@ def test_an_unpaid_request_gets_both_challenges_and_the_l402_body(
     answer = api.post(CHAT, json=chat(50))
     assert answer.status_code == 402
     assert answer.headers["cache-control"] == "no-store"
+    assert "www-authenticate" in answer.headers["access-control-expose-headers"]
     challenges = CHALLENGE.findall(answer.headers["www-authenticate"])
     assert [scheme for scheme, _, _ in challenges] == ["LSAT", "L402"]
     body = answer.json()
