@@ -55,6 +55,27 @@ def test_pricing_uses_the_catalogs_prices(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert quote.actual(0, 1_000_000, "stub", btc) == before * 10
 
 
+def test_a_model_s_own_markup_replaces_the_global_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The stub at $5/Mtok output: $5 at no markup is 5,000 sats at $100,000/BTC.
+    btc = Decimal(100_000)
+    monkeypatch.setenv("PRICE_MARKUP_PCT", "20")
+    reset_caches()
+    assert quote.markup_pct("stub") == Decimal(20)
+    assert quote.actual(0, 1_000_000, "stub", btc) == 6_000
+    own = SHARED.read_text("utf-8").replace(
+        "    max_output_tokens: 4096\n", '    max_output_tokens: 4096\n    markup_pct: "50"\n'
+    )
+    path = tmp_path / "catalog.yaml"
+    path.write_text(own)
+    monkeypatch.setenv("CATALOG_PATH", str(path))
+    reset_caches()
+    assert quote.markup_pct("stub") == Decimal(50)
+    assert quote.actual(0, 1_000_000, "stub", btc) == 7_500
+    assert quote.markup_pct("gpt-4o-mini") == Decimal(20)  # the others keep the global one
+
+
 def test_model_prices_json_still_overrides_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     btc = Decimal(100_000)
     monkeypatch.setenv("MODEL_PRICES_JSON", '{"stub": [0, 0], "llama-3-8b": ["1", "1"]}')
@@ -76,6 +97,13 @@ def test_model_prices_json_still_overrides_the_catalog(monkeypatch: pytest.Monke
         (lambda t: t.replace("route: hire_task", "route: nowhere"), "names no route"),
         (lambda t: "models: [", "YAML"),
         (lambda t: t.replace("task_fee_sats: 50", "task_fee_sats: 40"), "marketplace fee"),
+        (
+            lambda t: t.replace(
+                "max_output_tokens: 4096", 'max_output_tokens: 4096\n    markup_pct: "-1"'
+            ),
+            "greater",
+        ),
+        (lambda t: t.replace("    l402: true\n", '    l402: "maybe"\n', 1), "l402"),
     ],
     ids=[
         "version",
@@ -88,6 +116,8 @@ def test_model_prices_json_still_overrides_the_catalog(monkeypatch: pytest.Monke
         "example",
         "yaml",
         "fee_mismatch",
+        "negative_markup",
+        "l402_not_a_boolean",
     ],
 )
 def test_a_bad_catalog_is_refused_naming_the_problem(change, problem) -> None:  # type: ignore[no-untyped-def]

@@ -55,6 +55,14 @@ def _prices() -> pricing.PriceTable:
     return pricing.price_table_from_config(override, catalog().price_table)
 
 
+def markup_pct(model: str) -> Decimal:
+    """The markup on ``model``: the catalog's own for it, else ``PRICE_MARKUP_PCT``."""
+    listed = catalog().model(model)
+    if listed is not None and listed.markup_pct is not None:
+        return listed.markup_pct
+    return pricing_settings().price_markup_pct
+
+
 @functools.cache
 def oracle() -> BtcPriceOracle:
     """One oracle per process, so its cache lasts across warm invocations."""
@@ -117,14 +125,13 @@ class Quote:
 
 def estimate(request: str) -> Quote:
     """The estimated charge for working on ``request`` with the configured model."""
-    settings = pricing_settings()
     model = ai_settings().model
     cost = pricing.estimate_request_cost(
         request,
         model,
         prices=_prices(),
         btc_price_usd=oracle().price_usd(),
-        markup_pct=settings.price_markup_pct,
+        markup_pct=markup_pct(model),
     )
     return Quote(model=model, estimate=cost)
 
@@ -137,5 +144,5 @@ def actual(input_tokens: int, output_tokens: int, model: str, btc_price_usd: Dec
         model,
         prices=_prices(),
         btc_price_usd=btc_price_usd,
-        markup_pct=pricing_settings().price_markup_pct,
+        markup_pct=markup_pct(model),
     ).sats

@@ -50,6 +50,8 @@ class CatalogModel(_Strict):
     usd_per_mtok_input: _Usd
     usd_per_mtok_output: _Usd
     max_output_tokens: int = Field(ge=1, le=1_000_000)
+    # This model's markup in percent on top of its list price; PRICE_MARKUP_PCT when absent.
+    markup_pct: Annotated[Decimal, Field(ge=0, le=1_000, allow_inf_nan=False)] | None = None
 
     @property
     def price(self) -> ModelPrice:

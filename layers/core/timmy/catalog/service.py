@@ -34,6 +34,7 @@ def priced_catalog() -> CatalogView:
                 upstream=m.upstream,
                 usd_per_mtok_input=m.usd_per_mtok_input,
                 usd_per_mtok_output=m.usd_per_mtok_output,
+                markup_pct=quote.markup_pct(m.id),
                 sats_per_mtok_input=quote.actual(_MTOK, 0, m.id, btc),
                 sats_per_mtok_output=quote.actual(0, _MTOK, m.id, btc),
                 max_output_tokens=m.max_output_tokens,

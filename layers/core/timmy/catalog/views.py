@@ -15,6 +15,7 @@ class CatalogModelView(BaseModel):
     upstream: str
     usd_per_mtok_input: Decimal = Field(description="List price, before PRICE_MARKUP_PCT")
     usd_per_mtok_output: Decimal = Field(description="List price, before PRICE_MARKUP_PCT")
+    markup_pct: Decimal = Field(description="This model's markup (its own, or PRICE_MARKUP_PCT)")
     sats_per_mtok_input: int = Field(description="What a million input tokens are charged now")
     sats_per_mtok_output: int = Field(description="What a million output tokens are charged now")
     max_output_tokens: int
