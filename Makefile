@@ -67,8 +67,22 @@ $(CHROMIUM):
 	|| { echo "Could not install chromium with apt-get (it needs root or sudo): the browser tests need it at $(CHROMIUM)."; exit 1; }
 	@test -x $(CHROMIUM) || { echo "apt-get installed chromium, but $(CHROMIUM) is missing."; exit 1; }
 
-# The whole suite, schemathesis' conformance run of the API and the browser tests included.
-unit: $(VENV)/.installed $(CHROMIUM)
+# Real L402 clients nobody here wrote (Alby's fetchWithL402) run under Node.js: Node and npm
+# from Debian's packages when missing, the client from npm at the version package-lock.json pins.
+NODE_CLIENTS := tests/clients/node_modules/.installed
+$(NODE_CLIENTS): tests/clients/package.json tests/clients/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 || { echo "The real-client tests need Node.js and npm (Debian's nodejs and npm packages)."; exit 1; }; \
+		echo "Installing Debian's nodejs and npm for the real-client tests"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; } \
+		|| { echo "Could not install nodejs and npm with apt-get (it needs root or sudo)."; exit 1; }; }
+	@npm ci --prefix tests/clients --no-audit --no-fund --silent
+	@touch $@
+
+# The whole suite, schemathesis' conformance run of the API, the browser tests and the
+# real-client tests included.
+unit: $(VENV)/.installed $(CHROMIUM) $(NODE_CLIENTS)
 	$(PY) -m pytest
 
 # Only the web app in a real browser; screenshots of every page in .test-output/screenshots/.
@@ -100,4 +114,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .mypy_cache .ruff_cache .hypothesis tests/clients/node_modules
