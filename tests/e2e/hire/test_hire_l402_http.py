@@ -6,9 +6,12 @@ balance; a spent credential gets a fresh challenge bound to the same account."""
 from __future__ import annotations
 
 import base64
+from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import pymacaroons
+from concurrency import outcomes
 from l402_client import CHALLENGE, L402Client, identifier_of
 from pymacaroons.serializers import BinarySerializer
 
@@ -115,3 +118,31 @@ def test_a_bad_body_is_400_before_any_invoice(api: httpx.Client) -> None:
     assert answer.status_code == 400, answer.text
     assert db().scalar("SELECT count(*) FROM invoices") == 0
     assert db().scalar("SELECT count(*) FROM accounts") == 0
+
+
+def test_ten_parallel_posts_on_a_credential_for_one_fee_post_exactly_one(
+    api: httpx.Client, gateway_url: str
+) -> None:
+    refused = api.post(f"{HIRE}/tasks", json=TASK)
+    token = L402Client(api).pay(refused)
+    clients = [httpx.Client(base_url=gateway_url, timeout=60) for _ in range(10)]
+    for client in clients:  # connect first: the race belongs in the handlers and the database
+        assert client.get(f"{HIRE}/tasks").status_code == 200
+
+    def one(client: httpx.Client) -> Callable[[], int]:
+        def call() -> int:
+            answer = client.post(
+                f"{HIRE}/tasks", json=TASK, headers={"Authorization": token.header()}
+            )
+            return answer.status_code
+
+        return call
+
+    results = outcomes([one(client) for client in clients])
+    for client in clients:
+        client.close()
+    assert Counter(results) == {201: 1, 402: 9}
+    assert db().scalar("SELECT count(*) FROM hire_tasks") == 1
+    with transaction() as tx:
+        assert l402_data.balance(tx, token.token_id.hex()) == 0
+        assert l402_data.ledger_mismatches(tx) == []

@@ -376,3 +376,16 @@ def test_redeeming_a_forged_credential_is_401_and_moves_nothing(
         assert answer.json()["error"]["code"] in {"invalid_l402"}
     assert balance_of(paid) == before
     assert db().scalar("SELECT count(*) FROM accounts") == 0
+
+
+def test_a_request_that_cannot_succeed_is_400_before_any_invoice(api: httpx.Client) -> None:
+    for body in (
+        {"model": "gpt-9", "messages": MESSAGES},
+        {"model": "stub", "messages": MESSAGES, "max_tokens": 100_000},
+        {"model": "stub", "messages": []},
+    ):
+        answer = api.post(CHAT, json=body)
+        assert answer.status_code == 400, answer.text
+        assert "www-authenticate" not in answer.headers
+    assert db().scalar("SELECT count(*) FROM invoices") == 0
+    assert db().scalar("SELECT count(*) FROM l402_tokens") == 0
