@@ -1,18 +1,27 @@
 """What ``/v1/chat/completions`` adds over calling the same upstream directly.
 
 A fake OpenAI-compatible upstream (a loopback HTTP server answering every completion at once,
-in OpenAI's shape with ``usage``) is called two ways, alternately, one request at a time:
+in OpenAI's shape with ``usage``) is called three ways, in turn, one request at a time:
 
 * **direct**: POST ``<fake>/v1/chat/completions``;
-* **through Timmy**: POST ``/v1/chat/completions`` to the local stack (``make dev``'s gateway,
-  the function in its own warm worker process, the embedded PostgreSQL), paid with an account
-  token (``Authorization: Bearer tmy_…``), with ``AI_PROVIDER=openai`` pointed at the fake.
+* **through Timmy, account**: POST ``/v1/chat/completions`` to the local stack (``make dev``'s
+  gateway, the function in its own warm worker process, the embedded PostgreSQL), paid with an
+  account token (``Authorization: Bearer tmy_…``), with ``AI_PROVIDER=openai`` pointed at the
+  fake;
+* **through Timmy, L402**: the same request paid with an L402 credential, got as lnget gets
+  one: the unpaid POST's 402 challenge (``l402.macaroon``, ``l402.invoice``), the invoice paid
+  with ``POST /api/dev/wallet/pay`` (its ``preimage``), then ``Authorization: L402
+  <macaroon>:<preimage>`` on every request. A credential holds what its invoice paid, at least
+  ``L402_MIN_SATS``, set here to the most it allows so one credential pays every request; were
+  it spent, the 402 would be paid and the request sent again outside the timing (so only paid
+  requests are timed).
 
-Through Timmy a completion is: validate, authenticate the token (one read), price, hold the
-maximum cost (one transaction: the ledger row + the request row), call the upstream, settle
-(one transaction: the outcome, the release of the rest, the pool's credit). The overhead is
-the difference of the two latencies; reported p50 and p99, target p50 ≤ 5 ms. L402
-credentials are measured once they exist (the same path, another payer).
+Through Timmy a completion is: validate, authenticate the payer (the account token: one read;
+the L402 credential: decode it, check the preimage, one read for the token's root key, the
+HMAC chain and the caveats), price, hold the maximum cost (one transaction: the ledger row +
+the request row), call the upstream, settle (one transaction: the outcome, the release of the
+rest, the pool's credit). The overhead is the difference from the direct latency; reported p50
+and p99 for each payer, target p50 ≤ 5 ms.
 Usage: .venv/bin/python bench/proxy.py [--requests N]
 """
 
@@ -37,6 +46,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core")]
 import httpx  # noqa: E402
 
 MODEL = "gpt-4o-mini"
+PROXIED = "/v1/chat/completions"
+L402_MIN_SATS = 1_000_000  # the most L402Settings allows: one credential pays every request
 BODY = {
     "model": MODEL,
     "messages": [
@@ -117,6 +128,7 @@ def local_stack(upstream_url: str) -> Iterator[str]:
         "OPENAI_BASE_URL": upstream_url,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        "L402_MIN_SATS": str(L402_MIN_SATS),
     }
     os.environ.update(environment)
     stack = LocalStack(database_url=url, extra_env=environment).start()
@@ -142,6 +154,44 @@ def funded_token(client: httpx.Client, amount_sats: int) -> str:
     )
     assert claimed.json()["balance_sats"] == amount_sats, claimed.text
     return token
+
+
+class L402Credential:
+    """An L402 credential held as lnget holds one: paid once, sent on every request."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.payments = 0
+        self.paid_sats = 0
+        self.balance_sats = 0  # the current credential's, after the last request
+        self.headers = self.pay(client.post(PROXIED, json=BODY))
+
+    def pay(self, challenge: httpx.Response) -> dict[str, str]:
+        """Pay a 402's challenge with the dev wallet; the Authorization it buys."""
+        if challenge.status_code != 402:
+            raise RuntimeError(f"no challenge: {challenge.status_code} {challenge.text}")
+        l402 = challenge.json()["l402"]
+        paid = self.client.post("/api/dev/wallet/pay", json={"invoice": l402["invoice"]})
+        if paid.status_code != 200:
+            raise RuntimeError(f"dev wallet: {paid.status_code} {paid.text}")
+        self.payments += 1
+        self.paid_sats += int(l402["amount_sats"])
+        self.balance_sats = int(l402["amount_sats"])
+        return {"Authorization": f"L402 {l402['macaroon']}:{paid.json()['preimage']}"}
+
+    def timed(self) -> float:
+        """One paid completion's latency; a 402 (the credential spent) is paid, untimed, and
+        the request sent again."""
+        while True:
+            started = time.perf_counter()
+            response = self.client.post(PROXIED, json=BODY, headers=self.headers)
+            elapsed = time.perf_counter() - started
+            if response.status_code == 200:
+                self.balance_sats = int(response.headers["x-timmy-balance-sats"])
+                return elapsed
+            if response.status_code != 402:
+                raise RuntimeError(f"{PROXIED}: {response.status_code} {response.text}")
+            self.headers = self.pay(response)
 
 
 def timed(client: httpx.Client, url: str, headers: dict[str, str]) -> float:
@@ -181,35 +231,51 @@ def main() -> int:
     ):
         token = funded_token(timmy, 1_000_000)
         headers = {"Authorization": f"Bearer {token}"}
-        direct_url, proxied_url = f"{upstream}/chat/completions", "/v1/chat/completions"
+        l402 = L402Credential(timmy)
+        direct_url = f"{upstream}/chat/completions"
         for _ in range(20):  # warm: the worker's imports, its connection, both sockets
             timed(raw, direct_url, {})
-            timed(timmy, proxied_url, headers)
+            timed(timmy, PROXIED, headers)
+            l402.timed()  # the first use also asks the backend whether the invoice is paid
         for _ in range(20):
             hop(timmy)
         direct: list[float] = []
         proxied: list[float] = []
+        proxied_l402: list[float] = []
         floor: list[float] = []
-        for _ in range(count):  # alternately, so all see the same machine
+        for _ in range(count):  # in turn, so all see the same machine
             direct.append(timed(raw, direct_url, {}))
-            proxied.append(timed(timmy, proxied_url, headers))
+            proxied.append(timed(timmy, PROXIED, headers))
+            proxied_l402.append(l402.timed())
             floor.append(hop(timmy))
         balance = timmy.get("/api/v1/account", headers=headers).json()["balance_sats"]
 
-    print(f"{count} completions each way, one at a time, account-token credentials")
-    print(f"{'':<24} {'p50':>9} {'p99':>9}")
-    for name, values in (("direct to the upstream", direct), ("through Timmy", proxied)):
-        print(f"{name:<24} {percentile_ms(values, 50):>7.2f}ms {percentile_ms(values, 99):>7.2f}ms")
+    print(f"{count} completions each way, one at a time")
+    print(f"{'':<30} {'p50':>9} {'p99':>9}")
+    for name, values in (
+        ("direct to the upstream", direct),
+        ("through Timmy, account", proxied),
+        ("through Timmy, L402", proxied_l402),
+    ):
+        print(f"{name:<30} {percentile_ms(values, 50):>7.2f}ms {percentile_ms(values, 99):>7.2f}ms")
+    for name, values in (("overhead, account", proxied), ("overhead, L402", proxied_l402)):
+        print(
+            f"{name:<30} {percentile_ms(values, 50) - percentile_ms(direct, 50):>7.2f}ms"
+            f" {percentile_ms(values, 99) - percentile_ms(direct, 99):>7.2f}ms"
+            "   (target p50 <= 5 ms)"
+        )
     print(
-        f"{'overhead':<24} {percentile_ms(proxied, 50) - percentile_ms(direct, 50):>7.2f}ms"
-        f" {percentile_ms(proxied, 99) - percentile_ms(direct, 99):>7.2f}ms"
-        "   (target p50 <= 5 ms)"
-    )
-    print(
-        f"{'of which the stack hop':<24} {percentile_ms(floor, 50):>7.2f}ms"
+        f"{'of which the stack hop':<30} {percentile_ms(floor, 50):>7.2f}ms"
         f" {percentile_ms(floor, 99):>7.2f}ms   (GET /v1/models: gateway + worker, no database)"
     )
-    print(f"charged {1_000_000 - balance} sats for {count + 20} completions (1 sat minimum each)")
+    print(
+        f"account: charged {1_000_000 - balance} sats for {count + 20} completions"
+        " (1 sat minimum each)"
+    )
+    print(
+        f"L402: {l402.payments} credential(s) paid, {l402.paid_sats} sats; the last one has"
+        f" {l402.balance_sats} sats left after {count + 20} completions"
+    )
     return 0
 
 

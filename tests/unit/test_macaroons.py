@@ -311,6 +311,170 @@ def test_malformed_v2_binary_is_rejected(raw: bytes, reason: str) -> None:
         decode_v2(raw)
 
 
+def test_fields_of_128_bytes_and_more_take_multi_byte_lengths() -> None:
+    macaroon = add_first_party_caveat(mint(b"k" * 32, b"i" * 300, location=b"l" * 128), b"c" * 200)
+    raw = encode_v2(macaroon)
+    assert raw[:4] == b"\x02\x01\x80\x01"  # the location's length: 128 in two bytes
+    assert decode_v2(raw) == macaroon
+    assert has_valid_signature(decode_v2(raw), b"k" * 32)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\x02\x02\x80", "truncated varint"),
+        (b"\x02\x02\x01a\x00\x00", "truncated varint"),
+        (b"\x02\x02\x01a\x00\x00\x06", "truncated varint"),
+        (b"\x02\x02\x01a\x00\x00\x06\xa0", "truncated varint"),
+        (b"\x02\x02\x80\x80\x80\x80\x80", "varint out of range"),
+        (b"\x02\x02\x80\x80\x80\x80\x08", "varint out of range"),  # 2**31
+        (b"\x02\x02\xff\xff\xff\xff\x07", "field extends past the end"),  # 2**31 - 1
+        (b"\x02\x02\x01a\x00\x00\x06\x40" + b"\x00" * 32, "field extends past the end"),
+        (b"\x02\x02\x01a\x01\x05b", "field extends past the end"),  # before "out of order"
+        (b"\x02\x02\x01a\x00\x00\x00", "missing or malformed signature"),
+        (b"\x02\x02\x01a\x00\x00\x06\x21" + b"\x00" * 33, "malformed signature"),
+        (b"\x02\x02\x01a\x00\x00" + SIG + b"\x00", "trailing bytes"),
+        (b"\x02\x02\x01a\x04\x00\x00\x00" + SIG, "invalid macaroon header"),
+        (b"\x02\x02\x01a\x00\x02\x01b\x07\x00\x00\x00" + SIG, "invalid caveat"),
+        (b"\x02\x02\x01a\x00\x04\x01v\x00\x00" + SIG, "invalid caveat"),
+    ],
+)
+def test_malformed_varints_and_sections_are_rejected(raw: bytes, reason: str) -> None:
+    with pytest.raises(MacaroonFormatError, match=reason):
+        decode_v2(raw)
+
+
+def test_varints_longer_than_needed_still_read() -> None:
+    # A field type 2, length 1 and EOS each in two bytes; the signature's length in two.
+    raw = b"\x02\x82\x00\x81\x00a\x00\x80\x00\x06\xa0\x00" + b"\x00" * 32
+    assert decode_v2(raw) == Macaroon(b"a", b"\x00" * 32)
+
+
+def _reference_decode(data: bytes) -> Macaroon:
+    """The v2 rules read the plain way (the decoder that preceded the one-pass one): every
+    input must get the same macaroon, or be refused for the same reason."""
+    pos = 1
+
+    def varint() -> int:
+        nonlocal pos
+        value = 0
+        for shift in range(0, 35, 7):
+            if pos >= len(data):
+                raise MacaroonFormatError("truncated varint")
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                if value > 0x7FFFFFFF:
+                    break
+                return value
+        raise MacaroonFormatError("varint out of range")
+
+    def packet() -> tuple[int, bytes]:
+        nonlocal pos
+        field_type = varint()
+        if field_type == 0:
+            return 0, b""
+        length = varint()
+        if length > len(data) - pos:
+            raise MacaroonFormatError("field extends past the end")
+        pos += length
+        return field_type, data[pos - length : pos]
+
+    def section() -> dict[int, bytes]:
+        fields: dict[int, bytes] = {}
+        while True:
+            field_type, value = packet()
+            if field_type == 0:
+                return fields
+            if fields and field_type <= max(fields):
+                raise MacaroonFormatError("fields out of order")
+            fields[field_type] = value
+
+    if not data or data[0] != 2:
+        raise MacaroonFormatError("not a v2 binary macaroon")
+    header = section()
+    if set(header) - {1} != {2}:
+        raise MacaroonFormatError("invalid macaroon header")
+    caveats = []
+    while fields := section():
+        if 2 not in fields or set(fields) - {1, 2, 4}:
+            raise MacaroonFormatError("invalid caveat")
+        caveat = Caveat(fields[2], fields.get(4, b""), fields.get(1, b""))
+        if caveat.location and not caveat.is_third_party:
+            raise MacaroonFormatError("location not allowed in a first-party caveat")
+        caveats.append(caveat)
+    field_type, signature = packet()
+    if field_type != 6 or len(signature) != 32:
+        raise MacaroonFormatError("missing or malformed signature")
+    if pos != len(data):
+        raise MacaroonFormatError("trailing bytes after the signature")
+    return Macaroon(header[2], signature, tuple(caveats), header.get(1, b""))
+
+
+def _outcome(decode: object, raw: bytes) -> object:
+    try:
+        return decode(raw)  # type: ignore[operator]
+    except MacaroonFormatError as error:
+        return str(error)
+
+
+def _varint_bytes(value: int, padding: int) -> bytes:
+    """``value`` as a varint, in ``padding`` more bytes than it needs."""
+    out = bytearray()
+    for _ in range(padding + 1 + max(0, value.bit_length() - 1) // 7):
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out[-1] &= 0x7F
+    return bytes(out)
+
+
+@st.composite
+def _v2_like(draw: st.DrawFn) -> bytes:
+    """Sections of packets (field types known or not, sorted or not), the empty section, a
+    signature packet: lengths in one byte or two, varints sometimes longer than needed, the
+    end sometimes cut short or followed by a stray byte."""
+
+    def varint(value: int) -> bytes:
+        return _varint_bytes(value, draw(st.sampled_from([0, 0, 0, 1])))
+
+    def packet(field_type: int) -> bytes:
+        data = draw(st.sampled_from([b"", b"x", b"y" * 32, b"z" * 130]) | st.binary(max_size=4))
+        return varint(field_type) + varint(len(data)) + data
+
+    usual = st.sampled_from([[2], [2], [1, 2], [2, 4], [1, 2, 4]])  # [2, 4]: third party
+    unusual = st.lists(st.sampled_from([1, 2, 4, 3, 6, 128]), max_size=3)
+    raw = b"\x02"
+    for _ in range(draw(st.integers(1, 4))):  # the header, then caveats
+        field_types = draw(usual if draw(st.integers(0, 3)) else unusual)
+        for field_type in sorted(field_types) if draw(st.integers(0, 5)) else field_types:
+            raw += packet(field_type)
+        raw += varint(0)
+    raw += varint(0)
+    if draw(st.integers(0, 3)):
+        raw += varint(6) + varint(32) + b"s" * 32
+    else:
+        raw += packet(draw(st.sampled_from([6, 2, 0])))
+    if not draw(st.integers(0, 5)):
+        raw += draw(st.sampled_from([b"\x00", b"\x06"]))
+    return raw if draw(st.integers(0, 3)) else raw[: draw(st.integers(0, len(raw) - 1))]
+
+
+@st.composite
+def _damaged_session_macaroon(draw: st.DrawFn) -> bytes:
+    """A genuine session macaroon, perhaps with one bit flipped, perhaps cut short."""
+    raw = bytearray(base64.b64decode(minted()))
+    if draw(st.booleans()):
+        raw[draw(st.integers(0, len(raw) - 1))] ^= 1 << draw(st.integers(0, 7))
+    return bytes(raw[: draw(st.integers(0, len(raw)))])
+
+
+@settings(max_examples=500, deadline=None)
+@given(_v2_like() | _damaged_session_macaroon())
+def test_the_one_pass_decoder_agrees_with_the_plain_reading(raw: bytes) -> None:
+    assert _outcome(decode_v2, raw) == _outcome(_reference_decode, raw)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(), st.binary().map(lambda b: base64.b64encode(b"\x02" + b).decode())))
 def test_arbitrary_input_only_ever_raises_invalid_macaroon(garbage: str) -> None:

@@ -15,6 +15,7 @@ standard base64 of the raw v2 binary.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -107,12 +108,15 @@ def has_valid_signature(macaroon: Macaroon, root_key: bytes) -> bool:
     Third-party caveats need discharge macaroons, which this service never issues, so a
     macaroon holding one is never valid here.
     """
-    if any(caveat.is_third_party for caveat in macaroon.caveats):
-        return False
-    expected = mint(root_key, macaroon.identifier)
-    for caveat in macaroon.caveats:
-        expected = add_first_party_caveat(expected, caveat.identifier)
-    return hmac.compare_digest(expected.signature, macaroon.signature)
+    caveats = macaroon.caveats
+    for caveat in caveats:
+        if caveat.verification_id:
+            return False
+    digest = hmac.digest  # the one-shot OpenSSL HMAC: no hmac.HMAC object per link
+    signature = digest(digest(_KEY_GENERATOR, root_key, "sha256"), macaroon.identifier, "sha256")
+    for caveat in caveats:
+        signature = digest(signature, caveat.identifier, "sha256")
+    return hmac.compare_digest(signature, macaroon.signature)
 
 
 # --- v2 binary encoding --------------------------------------------------------------------
@@ -150,92 +154,110 @@ def encode_v2(macaroon: Macaroon) -> bytes:
     return bytes(out)
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self._pos >= len(self._data)
-
-    def varint(self) -> int:
-        value = 0
-        for shift in range(0, 35, 7):
-            if self.exhausted:
-                raise MacaroonFormatError("truncated varint")
-            byte = self._data[self._pos]
-            self._pos += 1
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                if value > _MAX_VARINT:
-                    break
-                return value
-        raise MacaroonFormatError("varint out of range")
-
-    def packet(self) -> tuple[int, bytes]:
-        field_type = self.varint()
-        if field_type == _EOS:
-            return field_type, b""
-        length = self.varint()
-        if length > len(self._data) - self._pos:
-            raise MacaroonFormatError("field extends past the end")
-        data = self._data[self._pos : self._pos + length]
-        self._pos += length
-        return field_type, data
-
-    def section(self) -> dict[int, bytes]:
-        """Packets up to the next EOS; field types must strictly increase (v2 rule)."""
-        fields: dict[int, bytes] = {}
-        previous = -1
-        while True:
-            field_type, data = self.packet()
-            if field_type == _EOS:
-                return fields
-            if field_type <= previous:
-                raise MacaroonFormatError("fields out of order")
-            fields[field_type] = data
-            previous = field_type
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The varint at ``pos`` and the position after it: at most 5 bytes, at most 2**31 - 1."""
+    value = 0
+    for shift in range(0, 35, 7):
+        if pos >= len(data):
+            raise MacaroonFormatError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            if value > _MAX_VARINT:
+                break
+            return value, pos
+    raise MacaroonFormatError("varint out of range")
 
 
 def decode_v2(data: bytes) -> Macaroon:
-    """Parse a v2 binary macaroon; raises ``MacaroonFormatError`` on any deviation."""
+    """Parse a v2 binary macaroon; raises ``MacaroonFormatError`` on any deviation.
+
+    One pass: sections of packets (field type, length, data), each ended by EOS, their field
+    types strictly increasing; the header (identifier, optional location), the caveats (an
+    identifier; a location only beside a verification id), an empty section, the 32-byte
+    signature, nothing after it. A one-byte varint (every field type, any length below 128) is
+    read inline, longer ones by :func:`_read_varint`; checks happen in reading order, so the first
+    deviation met is the one reported.
+    """
     if not data or data[0] != _VERSION_2:
         raise MacaroonFormatError("not a v2 binary macaroon")
-    reader = _Reader(data[1:])
-    header = reader.section()
-    if set(header) - {_LOCATION} != {_IDENTIFIER}:
-        raise MacaroonFormatError("invalid macaroon header")
-    caveats = []
-    while True:
-        fields = reader.section()
-        if not fields:
-            break
-        caveats.append(_caveat_from_fields(fields))
-    field_type, signature = reader.packet()
-    if field_type != _SIGNATURE or len(signature) != _SIG_LEN:
+    end = len(data)
+    pos = 1
+    identifier: bytes | None = None  # the header's, once read
+    location = b""
+    caveats: list[Caveat] = []
+    try:  # IndexError: a one-byte varint read past the end
+        while True:
+            section_location = section_identifier = verification_id = None
+            unknown = False
+            previous = -1
+            while True:
+                field_type = data[pos]
+                if field_type < 0x80:
+                    pos += 1
+                else:
+                    field_type, pos = _read_varint(data, pos)
+                if field_type == _EOS:
+                    break
+                length = data[pos]
+                if length < 0x80:
+                    pos += 1
+                else:
+                    length, pos = _read_varint(data, pos)
+                if length > end - pos:
+                    raise MacaroonFormatError("field extends past the end")
+                value = data[pos : pos + length]
+                pos += length
+                if field_type <= previous:
+                    raise MacaroonFormatError("fields out of order")
+                previous = field_type
+                if field_type == _IDENTIFIER:
+                    section_identifier = value
+                elif field_type == _LOCATION:
+                    section_location = value
+                elif field_type == _VERIFICATION_ID:
+                    verification_id = value
+                else:
+                    unknown = True
+            if identifier is None:
+                if section_identifier is None or verification_id is not None or unknown:
+                    raise MacaroonFormatError("invalid macaroon header")
+                identifier = section_identifier
+                location = section_location or b""
+            elif previous < 0:  # the empty section that ends the caveats
+                break
+            elif section_identifier is None or unknown:
+                raise MacaroonFormatError("invalid caveat")
+            elif section_location is None and verification_id is None:
+                caveats.append(Caveat(section_identifier))
+            elif section_location and not verification_id:
+                raise MacaroonFormatError("location not allowed in a first-party caveat")
+            else:
+                caveats.append(
+                    Caveat(section_identifier, verification_id or b"", section_location or b"")
+                )
+        field_type = data[pos]
+        if field_type < 0x80:
+            pos += 1
+        else:
+            field_type, pos = _read_varint(data, pos)
+        if field_type == _EOS:
+            raise MacaroonFormatError("missing or malformed signature")
+        length = data[pos]
+        if length < 0x80:
+            pos += 1
+        else:
+            length, pos = _read_varint(data, pos)
+    except IndexError:
+        raise MacaroonFormatError("truncated varint") from None
+    if length > end - pos:
+        raise MacaroonFormatError("field extends past the end")
+    if field_type != _SIGNATURE or length != _SIG_LEN:
         raise MacaroonFormatError("missing or malformed signature")
-    if not reader.exhausted:
+    if pos + length != end:
         raise MacaroonFormatError("trailing bytes after the signature")
-    return Macaroon(
-        identifier=header[_IDENTIFIER],
-        signature=signature,
-        caveats=tuple(caveats),
-        location=header.get(_LOCATION, b""),
-    )
-
-
-def _caveat_from_fields(fields: dict[int, bytes]) -> Caveat:
-    if _IDENTIFIER not in fields or set(fields) - {_LOCATION, _IDENTIFIER, _VERIFICATION_ID}:
-        raise MacaroonFormatError("invalid caveat")
-    caveat = Caveat(
-        identifier=fields[_IDENTIFIER],
-        verification_id=fields.get(_VERIFICATION_ID, b""),
-        location=fields.get(_LOCATION, b""),
-    )
-    if caveat.location and not caveat.is_third_party:
-        raise MacaroonFormatError("location not allowed in a first-party caveat")
-    return caveat
+    return Macaroon(identifier, data[pos:end], tuple(caveats), location)
 
 
 def to_base64(macaroon: Macaroon) -> str:
@@ -249,7 +271,9 @@ def from_base64(token: str) -> Macaroon:
         raise MacaroonFormatError("not a macaroon token")
     text = token.strip().replace("-", "+").replace("_", "/")
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        # Once padded, strict mode accepts exactly what b64decode(validate=True) does (only
+        # the alphabet, padding only at the end), without its regular expression pass.
+        raw = binascii.a2b_base64(text + "=" * (-len(text) % 4), strict_mode=True)
     except ValueError:  # also non-ASCII input and binascii.Error
         raise MacaroonFormatError("not valid base64") from None
     return decode_v2(raw)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from conftest import HIRE, balance, post
+from hire_http import HIRE, balance, post
 
 
 def test_the_peers_lifecycle(api: httpx.Client, account: Callable[[int], str]) -> None:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import identities
 import pytest
-from conftest import JobsClient
 
 from timmy import freetier
 from timmy.db.connection import db
 from timmy.lightning.bolt11 import encode_invoice
+
+if TYPE_CHECKING:
+    from tests.e2e.jobs.conftest import JobsClient
 
 POOL = 10_000
 # Stub AI at the local stack's fixed BTC price: estimated 8 sats, really costs 2.

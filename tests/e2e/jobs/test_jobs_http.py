@@ -7,14 +7,16 @@ import hashlib
 import os
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import JobsClient
 
 from timmy.db.connection import db
 from timmy.lightning.bolt11 import encode_invoice
+
+if TYPE_CHECKING:
+    from tests.e2e.jobs.conftest import JobsClient
 
 CUSTOMER_KEY = bytes.fromhex("22" * 32)  # the caller's own node, not Timmy's stub node
 # A request long enough that the estimate clearly exceeds the stub's real usage.

@@ -7,16 +7,18 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import JobsClient
 
 from timmy.db.connection import db
 from timmy.lightning.bolt11 import decode_invoice, encode_invoice
 from timmy.lightning.stub import StubBackend
 from timmy.lightning.types import PaymentResult, PaymentState
 from timmy.payouts import reconcile_pending_payouts
+
+if TYPE_CHECKING:
+    from tests.e2e.jobs.conftest import JobsClient
 
 LONG_REQUEST = "Explain payment channels to a curious child, step by step. " * 40
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import Sessions
 
 from timmy.data.sessions import SessionState
 from timmy.db.connection import db
 from timmy.lightning.bolt11 import encode_invoice
 from timmy.runtime import reset_caches
 from timmy.sessions import auth
+
+if TYPE_CHECKING:
+    from tests.e2e.sessions.conftest import Sessions
 
 
 def customer_invoice(amount_sats: int) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -36,8 +35,9 @@ _SERVICES = b"services"
 _CAPABILITIES = (SERVICE + "_capabilities").encode()
 _VALID_UNTIL = (SERVICE + "_valid_until").encode()
 _OUR_SERVICE = f"{SERVICE}:{SERVICE_TIER}".encode()
-_PREIMAGE_RE = re.compile(r"[0-9a-fA-F]{64}")
-_UNIX_RE = re.compile(rb"0|[1-9][0-9]{0,15}")
+_PREIMAGE_HEX_CHARS = 64
+_BAD_PREIMAGE = "The L402 preimage must be 64 hexadecimal characters."
+_MAX_UNIX_DIGITS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Identifier:
         not one of ours."""
         if len(raw) != IDENTIFIER_BYTES or raw[0] != 0 or raw[1] != VERSION:
             raise InvalidL402("The L402 macaroon's identifier is not one this service issued.")
-        return cls(payment_hash=raw[2:34], token_id=raw[34:])
+        return cls(raw[2:34], raw[34:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +118,20 @@ def present(authorization: str) -> Presented:
     macaroon_b64, colon, preimage_hex = token.strip().rpartition(":")
     if not colon or not macaroon_b64 or "," in macaroon_b64:
         raise InvalidL402(f"Authorization must be: {SCHEMES[0]} <macaroon>:<preimage>.")
-    if not _PREIMAGE_RE.fullmatch(preimage_hex):
-        raise InvalidL402("The L402 preimage must be 64 hexadecimal characters.")
+    if len(preimage_hex) != _PREIMAGE_HEX_CHARS:
+        raise InvalidL402(_BAD_PREIMAGE)
+    try:  # a2b_hex takes ASCII hexadecimal digits only, so 64 of them is [0-9a-fA-F]{64}
+        preimage = binascii.a2b_hex(preimage_hex)
+    except ValueError:
+        raise InvalidL402(_BAD_PREIMAGE) from None
     try:
         macaroon = macaroons.from_base64(macaroon_b64)
     except macaroons.MacaroonFormatError:
         raise InvalidL402("The L402 macaroon could not be decoded.") from None
     identifier = Identifier.decode(macaroon.identifier)
-    if hashlib.sha256(binascii.unhexlify(preimage_hex)).digest() != identifier.payment_hash:
+    if hashlib.sha256(preimage).digest() != identifier.payment_hash:
         raise InvalidL402("The L402 preimage does not pay this macaroon's invoice.")
-    return Presented(scheme=scheme.upper(), macaroon=macaroon, identifier=identifier)
+    return Presented(scheme.upper(), macaroon, identifier)
 
 
 def verify(macaroon: macaroons.Macaroon, root_key: bytes, *, capability: str, now: int) -> Verdict:
@@ -150,13 +154,22 @@ def caveat_verdict(caveats: tuple[macaroons.Caveat, ...], *, capability: str, no
             continue  # not a condition of this service: ignored, grants nothing
         if name == _VALID_UNTIL:
             # An unreadable expiry cannot be shown to hold: it denies.
-            if not _UNIX_RE.fullmatch(value) or int(value) <= now:
+            if not _is_unix(value) or int(value) <= now:
                 return Verdict.EXPIRED
         elif (name == _CAPABILITIES and wanted not in _items(value)) or (
             name == _SERVICES and _OUR_SERVICE not in _items(value)
         ):
             verdict = Verdict.WRONG_ROUTE
     return verdict
+
+
+def _is_unix(value: bytes) -> bool:
+    """``0|[1-9][0-9]{0,15}``: ASCII digits, no leading zero, at most 16 of them."""
+    return (
+        value.isdigit()  # bytes: ASCII digits only, and not empty
+        and len(value) <= _MAX_UNIX_DIGITS
+        and (value[0] != ord("0") or len(value) == 1)
+    )
 
 
 def _items(value: bytes) -> list[bytes]:
