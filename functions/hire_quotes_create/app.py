@@ -6,11 +6,18 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field, StrictInt
 
-from timmy.api import HttpApi, base_url, created, header, make_handler, response_doc
+from timmy.api import (
+    HttpApi,
+    L402ChallengeEnvelope,
+    base_url,
+    created,
+    header,
+    make_handler,
+    response_doc,
+)
 from timmy.hire import service
 from timmy.hire.payment import QUOTE_ROUTE, payer
 from timmy.hire.views import HireQuote
-from timmy.l402.views import L402ChallengeEnvelope
 from timmy.observability import metrics
 
 app = HttpApi()

@@ -8,10 +8,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from timmy.api import HttpApi, base_url, header, json_response, make_handler, response_doc
+from timmy.api import (
+    HttpApi,
+    L402ChallengeEnvelope,
+    base_url,
+    header,
+    json_response,
+    make_handler,
+    response_doc,
+)
 from timmy.chat.service import complete, event_stream
 from timmy.chat.views import ChatCompletion, ChatCompletionRequest
-from timmy.l402.views import L402ChallengeEnvelope
 from timmy.observability import metrics
 
 app = HttpApi(openai_errors=True)

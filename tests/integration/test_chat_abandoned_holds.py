@@ -47,13 +47,23 @@ def dead_completion(
     account_id: str, pubkey: str | None, *, hold: int, pool: int, age_seconds: int
 ) -> str:
     """A completion that took its holds and whose Lambda never came back."""
+    return held_completion(
+        AccountPayer(account_id=account_id, nostr_pubkey=pubkey),
+        hold=hold,
+        pool=pool,
+        age_seconds=age_seconds,
+    )
+
+
+def held_completion(
+    payer: AccountPayer | L402Payer, *, hold: int, pool: int, age_seconds: int
+) -> str:
     request_id = str(uuid.uuid4())
-    payer = AccountPayer(account_id=account_id, nostr_pubkey=pubkey)
     with transaction() as tx:
         payer.lock(tx)
         if pool:
-            assert pubkey is not None
-            assert freetier.reserve_partial_grant(pool, pubkey, tx=tx) == pool
+            assert payer.nostr_pubkey is not None
+            assert freetier.reserve_partial_grant(pool, payer.nostr_pubkey, tx=tx) == pool
         payer.take(
             tx,
             HoldRecord(
@@ -138,30 +148,7 @@ def funded_credential(balance_sats: int) -> str:
 
 def test_the_reconciler_releases_a_dead_l402_completions_hold_once(clean_db: None) -> None:
     token_id = funded_credential(50)
-    request_id = str(uuid.uuid4())
-    payer = L402Payer(token_id=token_id)
-    with transaction() as tx:
-        payer.lock(tx)
-        payer.take(
-            tx,
-            HoldRecord(
-                request_id=request_id,
-                model="stub",
-                btc_price_usd=Decimal(100_000),
-                input_tokens=10,
-                output_tokens=10,
-                max_cost_sats=30,
-                reserved_sats=30,
-                free_tier=Serve.GATE,
-                pool_reserved_sats=0,
-            ),
-            base_url="http://127.0.0.1:3000",
-        )
-        tx.execute(
-            "UPDATE account_chat_requests SET created_at = now() - interval '1 hour'"
-            " WHERE id = :id",
-            id=request_id,
-        )
+    held_completion(L402Payer(token_id=token_id), hold=30, pool=0, age_seconds=3600)
     with transaction() as tx:
         assert l402_data.balance(tx, token_id) == 20
 

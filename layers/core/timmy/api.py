@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, Field
 
 from timmy.errors import BadRequest, TimmyError
+from timmy.l402.views import L402ChallengeBody
 from timmy.observability import logger, metrics
 from timmy.runtime import check_configuration
 from timmy.settings import ConfigurationError, public_base_url
@@ -55,6 +56,17 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+class L402ChallengeEnvelope(BaseModel):
+    """A 402 of a route that takes L402: the error and the challenge (also in the
+    ``WWW-Authenticate`` header); the marketplace adds a new account's ``token``."""
+
+    error: ErrorBody
+    l402: L402ChallengeBody | None = None
+    token: str | None = Field(default=None, description="Marketplace: a new account's token")
+    account_id: str | None = Field(default=None, description="Marketplace: that account")
+    topup_url: str | None = Field(default=None, description="Marketplace: where to top it up")
 
 
 # -- request bodies ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from timmy.data.l402 import L402LedgerReason
 from timmy.db.connection import db, transaction
 from timmy.l402 import credentials
 from timmy.macaroons import to_base64
+from timmy.runtime import reset_caches
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
 INPUT = chat_input_tokens([ChatMessage("user", "Say hello.")])
@@ -389,3 +390,94 @@ def test_a_request_that_cannot_succeed_is_400_before_any_invoice(api: httpx.Clie
         assert "www-authenticate" not in answer.headers
     assert db().scalar("SELECT count(*) FROM invoices") == 0
     assert db().scalar("SELECT count(*) FROM l402_tokens") == 0
+
+
+def test_twenty_parallel_redeems_move_the_remainder_once(
+    api: httpx.Client, gateway_url: str, paid: Token
+) -> None:
+    left = balance_of(paid)
+    clients = [httpx.Client(base_url=gateway_url, timeout=60) for _ in range(20)]
+    for client in clients:  # connect first: the race belongs in the handlers and the database
+        assert client.get("/v1/models").status_code == 200
+
+    def one(client: httpx.Client) -> Any:
+        def call() -> dict[str, Any]:
+            answer = client.post("/api/v1/l402/redeem", headers={"Authorization": paid.header()})
+            assert answer.status_code == 200, answer.text
+            body: dict[str, Any] = answer.json()
+            return body
+
+        return call
+
+    results = outcomes([one(client) for client in clients])
+    for client in clients:
+        client.close()
+    moved = [r for r in results if r["redeemed_sats"]]
+    assert [r["redeemed_sats"] for r in moved] == [left]
+    # Only the one that moved something made an account; the others name none.
+    assert all(r["account_id"] is None and r["token"] is None for r in results if r not in moved)
+    assert db().scalar("SELECT count(*) FROM accounts") == 1
+    assert db().scalar("SELECT sum(balance_sats) FROM accounts") == left
+    assert balance_of(paid) == 0
+    with transaction() as tx:
+        assert l402_data.ledger_mismatches(tx) == []
+
+
+def test_redeeming_an_unpaid_credential_moves_nothing_and_makes_no_account(
+    api: httpx.Client, free_model: None
+) -> None:
+    refused = api.post(CHAT, json=chat(8))
+    _, macaroon, _ = parse_challenge(refused)
+    _, payment_hash, _ = identifier_of(macaroon)
+    preimage = db().scalar(  # as LNbits would show it before payment
+        "SELECT preimage FROM stub_lightning_invoices WHERE payment_hash = :h",
+        h=payment_hash.hex(),
+    )
+    answer = api.post(
+        "/api/v1/l402/redeem", headers={"Authorization": f"L402 {macaroon}:{preimage}"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "account_id": None,
+        "redeemed_sats": 0,
+        "balance_sats": None,
+        "token": None,
+    }
+    assert db().scalar("SELECT count(*) FROM accounts") == 0
+
+
+def test_a_backend_down_at_first_use_is_503_and_the_paid_credential_works_after(
+    api: httpx.Client, free_model: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    # Paid at the node, but the news never reached Timmy (no webhook, no dev-wallet confirm).
+    _, macaroon, _ = parse_challenge(api.post(CHAT, json=chat(8)))
+    _, payment_hash, token_id = identifier_of(macaroon)
+    preimage = db().scalar(
+        "UPDATE stub_lightning_invoices SET paid = true WHERE payment_hash = :h RETURNING preimage",
+        h=payment_hash.hex(),
+    )
+    token = Token(macaroon, str(preimage), payment_hash, token_id)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    # The settlement check of the first use cannot reach the Lightning backend.
+    monkeypatch.setenv("LNBITS_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("LNBITS_API_KEY", "invoice-key")
+    reset_caches()
+    down = api.post(CHAT, json=chat(8), headers={"Authorization": token.header()})
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["code"] == "lightning_unavailable"
+    with transaction() as tx:
+        found = l402_data.get(tx, token.token_id.hex())
+    assert found is not None
+    assert not found.funded
+    assert chat_requests() == 0
+
+    monkeypatch.delenv("LNBITS_URL")
+    monkeypatch.delenv("LNBITS_API_KEY")
+    reset_caches()
+    back = api.post(CHAT, json=chat(8), headers={"Authorization": token.header()})
+    assert back.status_code == 200, back.text
+    assert ledger_of(token)[0] == (L402LedgerReason.FUNDED, 1)

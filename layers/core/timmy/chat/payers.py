@@ -40,7 +40,7 @@ from timmy.db.connection import Db, transaction
 from timmy.errors import PaymentRequired
 from timmy.l402 import credentials as l402_credentials
 from timmy.l402 import service as l402
-from timmy.l402.errors import CredentialUnusable
+from timmy.l402.errors import CredentialUnusable, Unusable
 from timmy.sessions import auth as session_auth
 from timmy.sessions.settings import session_settings
 
@@ -303,7 +303,7 @@ class L402Payer(_RequestRowPayer):
 
     def _short(self, tx: Db, needed_sats: int, base_url: str) -> Exception:
         # Spent by a parallel request meanwhile: the route answers a fresh challenge.
-        return CredentialUnusable("short")
+        return CredentialUnusable(Unusable.SHORT)
 
 
 Payer = AccountPayer | SessionPayer | L402Payer

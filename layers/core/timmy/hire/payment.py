@@ -25,7 +25,7 @@ from timmy.hire.errors import CredentialsRequired
 from timmy.hire.fees import fees
 from timmy.l402 import credentials
 from timmy.l402 import service as l402
-from timmy.l402.errors import CredentialUnusable, InvalidL402, L402Challenge
+from timmy.l402.errors import CredentialUnusable, InvalidL402, L402Challenge, Unusable
 from timmy.l402.service import Credential
 
 TOPUP_PATH = "/api/v1/topup"
@@ -74,9 +74,11 @@ def _by_l402(authorization: str, *, route_id: str, base_url: str) -> HirePayer:
         ) from None
     if found.account_id is None:
         # Minted for a route that acts as nobody: it cannot say who posts or quotes.
-        raise refusal(route_id, base_url=base_url, account_id=None, reason="wrong_route")
+        raise refusal(route_id, base_url=base_url, account_id=None, reason=Unusable.WRONG_ROUTE)
     if found.balance_sats < fee_of(route_id):
-        raise refusal(route_id, base_url=base_url, account_id=found.account_id, reason="short")
+        raise refusal(
+            route_id, base_url=base_url, account_id=found.account_id, reason=Unusable.SHORT
+        )
     with transaction() as tx:
         account = accounts.get(tx, found.account_id)
     if account is None:  # the foreign key makes this impossible; refuse rather than guess
@@ -85,12 +87,14 @@ def _by_l402(authorization: str, *, route_id: str, base_url: str) -> HirePayer:
 
 
 def refusal(
-    route_id: str, *, base_url: str, account_id: str | None, reason: str = ""
+    route_id: str, *, base_url: str, account_id: str | None, reason: Unusable | None = None
 ) -> L402Challenge:
-    """The 402 for ``route_id``'s fee: an L402 challenge bound to ``account_id``, or, when
-    there is none, to a new account whose token the answer carries."""
+    """The 402 for ``route_id``'s fee: an L402 challenge bound to ``account_id`` (a fresh one
+    for an unusable credential's ``reason``), or, when there is no account, to a new account
+    whose token the answer carries."""
     fee = fee_of(route_id)
     if account_id is not None:
+        assert reason is not None, "a bound account's credential was refused for a reason"
         return l402.refusal(route_id, fee, reason, account_id=account_id)
     new_token = tokens.new_token()
     new_account = str(uuid.uuid4())

@@ -134,10 +134,15 @@ def present(authorization: str) -> Presented:
     return Presented(scheme.upper(), macaroon, identifier)
 
 
-def verify(macaroon: macaroons.Macaroon, root_key: bytes, *, capability: str, now: int) -> Verdict:
-    """The HMAC chain (401 ``invalid_l402`` when forged or tampered), then the caveats."""
+def check_signature(macaroon: macaroons.Macaroon, root_key: bytes) -> None:
+    """The HMAC chain from the token's root key; 401 ``invalid_l402`` when forged or tampered."""
     if not macaroons.has_valid_signature(macaroon, root_key):
         raise InvalidL402("The L402 macaroon's signature is not valid.")
+
+
+def verify(macaroon: macaroons.Macaroon, root_key: bytes, *, capability: str, now: int) -> Verdict:
+    """The HMAC chain (401 ``invalid_l402`` when forged or tampered), then the caveats."""
+    check_signature(macaroon, root_key)
     return caveat_verdict(macaroon.caveats, capability=capability, now=now)
 
 

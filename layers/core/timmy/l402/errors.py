@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from timmy.errors import PaymentRequired, Unauthorized
+from timmy.l402.views import L402ChallengeBody
 
 
 class InvalidL402(Unauthorized):
@@ -30,13 +32,14 @@ class Challenge:
     header: str  # the WWW-Authenticate value (LSAT, then L402)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "macaroon": self.macaroon,
-            "invoice": self.invoice,
-            "payment_hash": self.payment_hash,
-            "amount_sats": self.amount_sats,
-            "expires_at": self.expires_at.isoformat().replace("+00:00", "Z"),
-        }
+        """The ``l402`` object of the 402's body, in its documented shape."""
+        return L402ChallengeBody(
+            macaroon=self.macaroon,
+            invoice=self.invoice,
+            payment_hash=self.payment_hash,
+            amount_sats=self.amount_sats,
+            expires_at=self.expires_at.isoformat().replace("+00:00", "Z"),
+        ).model_dump()
 
 
 class L402Challenge(PaymentRequired):
@@ -58,12 +61,21 @@ class L402Challenge(PaymentRequired):
         return {"l402": self.challenge.body()}
 
 
-class CredentialUnusable(Exception):
-    """A genuine credential that cannot pay this request (expired, spent, short, another
-    route, unpaid). Not an HTTP answer by itself: the route answers it with a fresh challenge
-    for this request's price (:func:`timmy.l402.service.challenge`)."""
+class Unusable(StrEnum):
+    """Why a genuine credential cannot pay a request: each is answered with a fresh 402."""
 
-    def __init__(self, reason: str, *, account_id: str | None = None) -> None:
-        super().__init__(reason)
+    EXPIRED = "expired"  # some timmy_valid_until has passed
+    WRONG_ROUTE = "wrong_route"  # another service or capability, or no account to act as
+    UNPAID = "unpaid"  # the backend says its invoice is not paid
+    SHORT = "short"  # what is left cannot cover this request (spent, or spent meanwhile)
+
+
+class CredentialUnusable(Exception):
+    """A genuine credential that cannot pay this request. Not an HTTP answer by itself: the
+    route answers it with a fresh challenge for this request's price
+    (:func:`timmy.l402.service.refusal`)."""
+
+    def __init__(self, reason: Unusable, *, account_id: str | None = None) -> None:
+        super().__init__(reason.value)
         self.reason = reason
         self.account_id = account_id  # the account a marketplace credential was bound to

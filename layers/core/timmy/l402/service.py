@@ -40,7 +40,13 @@ from timmy.db.connection import Db, transaction
 from timmy.errors import ConfigurationError
 from timmy.l402 import credentials
 from timmy.l402.credentials import Identifier, Verdict
-from timmy.l402.errors import Challenge, CredentialUnusable, InvalidL402, L402Challenge
+from timmy.l402.errors import (
+    Challenge,
+    CredentialUnusable,
+    InvalidL402,
+    L402Challenge,
+    Unusable,
+)
 from timmy.l402.settings import l402_settings
 from timmy.l402.views import L402Redeemed
 from timmy.observability import log_ref
@@ -48,7 +54,6 @@ from timmy.observability import log_ref
 logger = logging.getLogger(__name__)
 
 PURPOSE = PaymentPurpose.L402
-is_l402 = credentials.is_l402
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +115,14 @@ def challenge(
     )
 
 
-def _genuine(authorization: str) -> tuple[data.L402Token, credentials.Presented]:
-    """The token a credential presents, its preimage and signature checked (401 otherwise);
-    its caveats are the caller's business."""
+def _issued(authorization: str) -> tuple[data.L402Token, credentials.Presented]:
+    """The token a credential presents (preimage checked, 401 otherwise); its signature and
+    caveats are the caller's to check."""
     presented = credentials.present(authorization)
     with transaction() as tx:
         token = data.get(tx, presented.identifier.token_id.hex())
     if token is None or token.payment_hash != presented.identifier.payment_hash.hex():
         raise InvalidL402("This L402 credential was not issued here.")
-    if not macaroons.has_valid_signature(presented.macaroon, token.root_key):
-        raise InvalidL402("The L402 macaroon's signature is not valid.")
     return token, presented
 
 
@@ -134,54 +137,60 @@ def _funded(token: data.L402Token) -> data.L402Token | None:
         return data.get(tx, token.token_id)
 
 
+_VERDICTS = {Verdict.EXPIRED: Unusable.EXPIRED, Verdict.WRONG_ROUTE: Unusable.WRONG_ROUTE}
+
+
 def credential(authorization: str, *, route_id: str) -> Credential:
     """The credential an ``Authorization: L402|LSAT`` header presents, checked for
     ``route_id``: 401 ``invalid_l402`` when forged, tampered or unknown;
     :class:`CredentialUnusable` when genuine but expired, for another route, or unpaid."""
     route = priced_route(route_id)
-    token, presented = _genuine(authorization)
-    verdict = credentials.caveat_verdict(
-        presented.macaroon.caveats, capability=route.capability, now=int(time.time())
+    token, presented = _issued(authorization)
+    verdict = credentials.verify(
+        presented.macaroon, token.root_key, capability=route.capability, now=int(time.time())
     )
     if verdict != Verdict.GRANTED:
-        raise CredentialUnusable(verdict.value, account_id=token.account_id)
+        raise CredentialUnusable(_VERDICTS[verdict], account_id=token.account_id)
     funded = _funded(token)
     if funded is None:
-        raise CredentialUnusable("unpaid", account_id=token.account_id)
+        raise CredentialUnusable(Unusable.UNPAID, account_id=token.account_id)
     return Credential(
         token_id=funded.token_id, account_id=funded.account_id, balance_sats=funded.balance_sats
     )
 
 
-def redeem(authorization: str, x_token: str | None) -> L402Redeemed:
+def redeem(authorization: str | None, x_token: str | None) -> L402Redeemed:
     """Move what is left on a genuine credential into an account, whatever its caveats say
     (an expired credential's remainder is no one else's): the ``X-Token`` account, else the
-    account the credential is bound to, else a new account whose token is returned once."""
-    token, _ = _genuine(authorization)
+    account the credential is bound to, else a new account whose token is returned once (made
+    only when there is something to move)."""
+    if authorization is None or not credentials.is_l402(authorization):
+        raise InvalidL402("Send the credential as Authorization: L402 <macaroon>:<preimage>.")
+    token, presented = _issued(authorization)
+    credentials.check_signature(presented.macaroon, token.root_key)
+    named = account_tokens.presented(x_token, None)
+    account_id = authenticate(named).id if named is not None else token.account_id
     funded = _funded(token)
-    presented_token = account_tokens.presented(x_token, None)
-    account_id = authenticate(presented_token).id if presented_token else token.account_id
     new_token = None
     with transaction() as tx:
-        if account_id is None:
+        target = account_id or str(uuid.uuid4())
+        drained = data.drain(tx, token.token_id, reference=target) if funded else 0
+        if drained and account_id is None:
             new_token = account_tokens.new_token()
-            account_id = str(uuid.uuid4())
             accounts.insert(
                 tx,
-                account_id=account_id,
+                account_id=target,
                 token_sha256=account_tokens.token_hash(new_token),
                 nostr_pubkey=None,
             )
-        drained = data.drain(tx, token.token_id, reference=account_id) if funded else 0
+            account_id = target
         if drained:
-            balance = accounts.credit(
-                tx, account_id, drained, reason=LedgerReason.L402_REDEEM, reference=token.token_id
+            balance: int | None = accounts.credit(
+                tx, target, drained, reason=LedgerReason.L402_REDEEM, reference=token.token_id
             )
         else:
-            current = accounts.get(tx, account_id)
-            assert current is not None
-            balance = current.balance_sats
-    assert balance is not None
+            current = accounts.get(tx, account_id) if account_id is not None else None
+            balance = None if current is None else current.balance_sats
     return L402Redeemed(
         account_id=account_id, redeemed_sats=drained, balance_sats=balance, token=new_token
     )
@@ -195,23 +204,23 @@ def require(authorization: str, *, route_id: str, amount_sats: int) -> Credentia
     except CredentialUnusable as unusable:
         raise refusal(route_id, amount_sats, unusable.reason) from None
     if found.balance_sats < amount_sats:
-        raise refusal(route_id, amount_sats, "short")
+        raise refusal(route_id, amount_sats, Unusable.SHORT)
     return found
 
 
 _REASONS = {
-    Verdict.EXPIRED.value: "This L402 credential has expired",
-    Verdict.WRONG_ROUTE.value: "This L402 credential is for another route",
-    "unpaid": "This L402 credential's invoice is not paid",
-    "short": "This L402 credential's remaining balance cannot cover this request",
+    Unusable.EXPIRED: "This L402 credential has expired",
+    Unusable.WRONG_ROUTE: "This L402 credential is for another route",
+    Unusable.UNPAID: "This L402 credential's invoice is not paid",
+    Unusable.SHORT: "This L402 credential's remaining balance cannot cover this request",
 }
 
 
 def refusal(
-    route_id: str, amount_sats: int, reason: str, *, account_id: str | None = None
+    route_id: str, amount_sats: int, reason: Unusable, *, account_id: str | None = None
 ) -> L402Challenge:
     """The fresh challenge that answers an unusable credential (lnget and Alby re-pay on it)."""
-    said = _REASONS.get(reason, "This L402 credential cannot pay this request")
+    said = _REASONS[reason]
     return challenge(
         route_id,
         amount_sats,
@@ -227,7 +236,7 @@ def pay(
     :class:`CredentialUnusable` (``short``) when another request spent it meanwhile."""
     left = data.debit(tx, found.token_id, amount_sats, reason=reason, reference=reference)
     if left is None:
-        raise CredentialUnusable("short", account_id=found.account_id)
+        raise CredentialUnusable(Unusable.SHORT, account_id=found.account_id)
     return left
 
 

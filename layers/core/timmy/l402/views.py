@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from timmy.api import ErrorBody
-
 
 class L402Redeemed(BaseModel):
-    account_id: str
+    account_id: str | None = Field(
+        description="Where it went; null when nothing was left and no account was named"
+    )
     redeemed_sats: int = Field(description="What was left on the credential (0 when nothing)")
-    balance_sats: int = Field(description="The account's balance after it")
+    balance_sats: int | None = Field(description="That account's balance after it")
     token: str | None = Field(
         default=None, description="A new account's token, shown this once (no account was named)"
     )
@@ -22,14 +22,3 @@ class L402ChallengeBody(BaseModel):
     payment_hash: str
     amount_sats: int
     expires_at: str = Field(description="When the invoice expires (ISO 8601 UTC)")
-
-
-class L402ChallengeEnvelope(BaseModel):
-    """A 402: the error, and, when payment by L402 is offered, the challenge (also in the
-    ``WWW-Authenticate`` header); the marketplace adds a new account's ``token``."""
-
-    error: ErrorBody
-    l402: L402ChallengeBody | None = None
-    token: str | None = Field(default=None, description="Marketplace: a new account's token")
-    account_id: str | None = Field(default=None, description="Marketplace: that account")
-    topup_url: str | None = Field(default=None, description="Marketplace: where to top it up")
